@@ -1,0 +1,61 @@
+"""Domain errors. Every error a user can cause is a :class:`Sub3Error` whose ``str()`` is one
+clear line naming the file (when there is one) and the problem. Third-party exceptions are
+wrapped with ``raise ... from exc`` so the cause is kept for debugging."""
+from __future__ import annotations
+
+
+class Sub3Error(Exception):
+    """Base class of all sub3coach errors.
+
+    Args:
+        detail: what went wrong, in one line.
+        path: the file or input it concerns, if any.
+    """
+
+    def __init__(self, detail: str, path: str | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.path = path
+
+    def __str__(self) -> str:  # one line: "path: detail"
+        line = f"{self.path}: {self.detail}" if self.path else self.detail
+        return " ".join(line.split())
+
+
+class UnsupportedFormat(Sub3Error):
+    """The input is not in any format sub3coach can read."""
+
+
+class CorruptFile(Sub3Error):
+    """The input looks like a known format but cannot be decoded (truncated, bad CRC, empty...)."""
+
+    def __init__(self, path: str | None, detail: str) -> None:
+        super().__init__(detail, path)
+
+
+class NotAnActivity(Sub3Error):
+    """A valid file that holds no activity (FIT monitoring/settings file, empty export...).
+
+    Import reports these as *skipped* with the reason, not as failures."""
+
+    def __init__(self, path: str | None, reason: str) -> None:
+        super().__init__(reason, path)
+
+
+class UnsafeArchive(Sub3Error):
+    """An archive that would write outside its folder or expand beyond safe limits (zip bomb)."""
+
+    def __init__(self, path: str | None, detail: str) -> None:
+        super().__init__(detail, path)
+
+
+class MissingChannel(Sub3Error):
+    """A workout lacks a data channel an operation needs (e.g. ``hr_bpm`` for HR training)."""
+
+    def __init__(self, channel: str, path: str | None = None) -> None:
+        super().__init__(f"missing channel {channel!r}", path)
+        self.channel = channel
+
+
+class ModelError(Sub3Error):
+    """A model artifact cannot be loaded or used (incompatible version, corrupt file...)."""

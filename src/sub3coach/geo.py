@@ -1,0 +1,123 @@
+"""Pure geometry and kinematics on numpy arrays, no I/O.
+
+All inputs and outputs are SI: seconds, metres, metres per second, degrees for lat/lon.
+NaN marks a missing sample everywhere.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+EARTH_RADIUS_M = 6_371_008.8  # mean Earth radius (IUGG), metres
+
+
+def haversine_m(
+    lat1_deg: np.ndarray | float,
+    lon1_deg: np.ndarray | float,
+    lat2_deg: np.ndarray | float,
+    lon2_deg: np.ndarray | float,
+) -> np.ndarray:
+    """Great-circle distance in metres between points given in degrees (vectorised)."""
+    lat1, lon1, lat2, lon2 = (np.radians(np.asarray(v, dtype=np.float64)) for v in (lat1_deg, lon1_deg, lat2_deg, lon2_deg))
+    dlat = lat2 - lat1
+    dlon = lon2 - lon1
+    a = np.sin(dlat / 2.0) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin(dlon / 2.0) ** 2
+    return 2.0 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+
+
+def step_distances_m(lat_deg: np.ndarray, lon_deg: np.ndarray) -> np.ndarray:
+    """Distance in metres from each point to the next valid point before it.
+
+    Returns an array of the input's length; element 0 is 0. Missing points (NaN) get 0 and
+    the following valid point is measured from the last valid one."""
+    lat = np.asarray(lat_deg, dtype=np.float64)
+    lon = np.asarray(lon_deg, dtype=np.float64)
+    out = np.zeros(lat.shape, dtype=np.float64)
+    valid = np.flatnonzero(np.isfinite(lat) & np.isfinite(lon))
+    if valid.size >= 2:
+        d = haversine_m(lat[valid[:-1]], lon[valid[:-1]], lat[valid[1:]], lon[valid[1:]])
+        out[valid[1:]] = d
+    return out
+
+
+def cumulative_distance_m(lat_deg: np.ndarray, lon_deg: np.ndarray) -> np.ndarray:
+    """Cumulative haversine distance along a GPS track, metres (0 at the first point)."""
+    return np.cumsum(step_distances_m(lat_deg, lon_deg))
+
+
+def elevation_gain_m(altitude_m: np.ndarray, threshold_m: float = 2.0) -> float:
+    """Total ascent in metres with a hysteresis threshold.
+
+    A climb is counted only once altitude has risen ``threshold_m`` above the last low point,
+    which suppresses GPS/barometer jitter without discarding real small climbs (the
+    approach of most watch vendors). Missing samples are ignored."""
+    alt = np.asarray(altitude_m, dtype=np.float64)
+    alt = alt[np.isfinite(alt)]
+    if alt.size < 2:
+        return 0.0
+    gain = 0.0
+    ref = alt[0]  # last confirmed turning point
+    for a in alt[1:]:
+        if a - ref >= threshold_m:
+            gain += a - ref
+            ref = a
+        elif ref - a >= threshold_m:
+            ref = a
+    return float(gain)
+
+
+def moving_mask(
+    time_s: np.ndarray,
+    distance_m: np.ndarray,
+    min_speed_mps: float = 0.5,
+    max_gap_s: float = 30.0,
+) -> np.ndarray:
+    """For each interval between consecutive samples, whether the athlete was moving.
+
+    An interval counts as moving when its average speed is at least ``min_speed_mps`` and it
+    is no longer than ``max_gap_s`` (a longer gap is a pause: auto-pause or a stopped
+    recording). Returns a bool array of length ``len(time_s) - 1``."""
+    t = np.asarray(time_s, dtype=np.float64)
+    d = np.asarray(distance_m, dtype=np.float64)
+    dt = np.diff(t)
+    dd = np.diff(d)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        v = dd / dt
+    return (dt > 0) & (dt <= max_gap_s) & np.isfinite(v) & (v >= min_speed_mps)
+
+
+def moving_time_s(time_s: np.ndarray, distance_m: np.ndarray, min_speed_mps: float = 0.5, max_gap_s: float = 30.0) -> float:
+    """Seconds spent moving (see :func:`moving_mask`)."""
+    t = np.asarray(time_s, dtype=np.float64)
+    if t.size < 2:
+        return 0.0
+    m = moving_mask(t, distance_m, min_speed_mps, max_gap_s)
+    return float(np.diff(t)[m].sum())
+
+
+def distance_from_speed_m(time_s: np.ndarray, speed_mps: np.ndarray, max_gap_s: float = 30.0) -> np.ndarray:
+    """Cumulative distance in metres integrated from speed (trapezoid rule).
+
+    Intervals longer than ``max_gap_s`` (pauses) and missing speeds contribute nothing."""
+    t = np.asarray(time_s, dtype=np.float64)
+    v = np.nan_to_num(np.asarray(speed_mps, dtype=np.float64), nan=0.0)
+    if t.size < 2:
+        return np.zeros(t.shape)
+    dt = np.diff(t)
+    step = 0.5 * (v[1:] + v[:-1]) * dt
+    step[(dt > max_gap_s) | (dt <= 0)] = 0.0
+    return np.concatenate([[0.0], np.cumsum(step)])
+
+
+def speed_from_distance_mps(time_s: np.ndarray, distance_m: np.ndarray) -> np.ndarray:
+    """Speed in m/s from cumulative distance by central differences (NaN-aware).
+
+    The result has the input's length; samples with a missing distance give NaN."""
+    t = np.asarray(time_s, dtype=np.float64)
+    d = np.asarray(distance_m, dtype=np.float64)
+    out = np.full(t.shape, np.nan)
+    ok = np.isfinite(d)
+    if ok.sum() < 2:
+        return out
+    tv, dv = t[ok], d[ok]
+    out[ok] = np.gradient(dv, tv) if tv.size > 2 else (dv[1] - dv[0]) / max(tv[1] - tv[0], 1e-9)
+    return out

@@ -1,0 +1,193 @@
+"""Turning a path, bytes or a file object into bytes, safely.
+
+Readers accept any of the three (``Source``); web uploads and tests need no temp files.
+Gzip is decompressed transparently (``.fit.gz`` etc.) with a size cap, and zip archives are
+checked for path traversal and zip bombs before anything is read.
+"""
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import zipfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Union
+
+from sub3coach.errors import CorruptFile, UnsafeArchive
+
+Source = Union[str, os.PathLike, bytes, bytearray, BinaryIO]
+
+#: Largest single decompressed file we accept (bytes). Real activity files are < 50 MB.
+MAX_FILE_BYTES = 512 * 1024 * 1024
+#: Largest total uncompressed size of a zip archive we open (Apple Health exports can be big).
+MAX_ARCHIVE_BYTES = 8 * 1024 * 1024 * 1024
+#: Largest compression ratio accepted for one zip member or gzip stream (zip-bomb guard).
+MAX_RATIO = 200.0
+
+
+@dataclass
+class Blob:
+    """Raw bytes of one input plus the name used in error messages."""
+
+    data: bytes
+    name: str
+
+
+def source_name(src: Source, name: str | None = None) -> str:
+    """A human-readable name for ``src`` to use in messages."""
+    if name:
+        return name
+    if isinstance(src, (str, os.PathLike)):
+        return str(src)
+    n = getattr(src, "name", None)
+    return str(n) if isinstance(n, str) else "<bytes>"
+
+
+def read_bytes(src: Source, name: str | None = None, *, decompress: bool = True) -> Blob:
+    """Read ``src`` fully into memory, gunzipping when it is gzip-compressed.
+
+    Raises:
+        CorruptFile: file missing/unreadable, empty, or a broken gzip stream.
+        UnsafeArchive: gzip that expands beyond :data:`MAX_FILE_BYTES` or :data:`MAX_RATIO`.
+    """
+    label = source_name(src, name)
+    if isinstance(src, (bytes, bytearray)):
+        data = bytes(src)
+    elif isinstance(src, (str, os.PathLike)):
+        p = Path(src)
+        if not p.exists():
+            raise CorruptFile(label, "no such file")
+        if p.is_dir():
+            raise CorruptFile(label, "is a folder, not a file")
+        try:
+            if p.stat().st_size > MAX_FILE_BYTES:
+                raise UnsafeArchive(label, f"file larger than {MAX_FILE_BYTES // 2**20} MiB")
+            data = p.read_bytes()
+        except OSError as exc:
+            raise CorruptFile(label, f"cannot read: {exc.strerror or exc}") from exc
+    else:
+        data = src.read(MAX_FILE_BYTES + 1)
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        if len(data) > MAX_FILE_BYTES:
+            raise UnsafeArchive(label, f"input larger than {MAX_FILE_BYTES // 2**20} MiB")
+    if not data:
+        raise CorruptFile(label, "empty file")
+    if decompress and data[:2] == b"\x1f\x8b":
+        data = gunzip_limited(data, label)
+        if not data:
+            raise CorruptFile(label, "empty file inside gzip")
+    return Blob(data=data, name=label)
+
+
+def gunzip_limited(data: bytes, label: str, limit: int = MAX_FILE_BYTES) -> bytes:
+    """Decompress gzip ``data``, refusing output beyond ``limit`` bytes or :data:`MAX_RATIO`."""
+    cap = int(min(limit, max(len(data) * MAX_RATIO, 16 * 2**20)))
+    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = d.decompress(data, cap + 1)
+    except zlib.error as exc:
+        raise CorruptFile(label, f"broken gzip stream ({exc})") from exc
+    if len(out) > cap or d.unconsumed_tail:
+        raise UnsafeArchive(label, f"gzip expands beyond {cap // 2**20} MiB (possible zip bomb)")
+    if not d.eof:
+        raise CorruptFile(label, "truncated gzip stream")
+    return out
+
+
+def open_text_stream(path: str | os.PathLike) -> io.TextIOBase:
+    """Open a (possibly gzipped) text file for streaming line by line (UTF-8)."""
+    p = Path(path)
+    with p.open("rb") as fh:
+        magic = fh.read(2)
+    if magic == b"\x1f\x8b":
+        return io.TextIOWrapper(gzip.open(p, "rb"), encoding="utf-8", errors="replace")
+    return p.open("r", encoding="utf-8", errors="replace")
+
+
+def check_zip(zf: zipfile.ZipFile, label: str) -> list[zipfile.ZipInfo]:
+    """Validate a zip archive before reading from it; returns its file members.
+
+    Refuses absolute paths and ``..`` components (zip slip), members whose compression ratio
+    exceeds :data:`MAX_RATIO`, and archives whose total uncompressed size exceeds
+    :data:`MAX_ARCHIVE_BYTES` (zip bombs). Sizes are taken from the central directory and
+    enforced again while reading (:func:`read_zip_member`)."""
+    members: list[zipfile.ZipInfo] = []
+    total = 0
+    for info in zf.infolist():
+        n = info.filename.replace("\\", "/")
+        if n.startswith("/") or (len(n) > 1 and n[1] == ":") or ".." in n.split("/"):
+            raise UnsafeArchive(label, f"member {info.filename!r} points outside the archive")
+        if info.is_dir():
+            continue
+        total += info.file_size
+        if info.file_size > MAX_FILE_BYTES * 16:
+            raise UnsafeArchive(label, f"member {info.filename!r} too large ({info.file_size} bytes)")
+        if info.compress_size > 0 and info.file_size / info.compress_size > MAX_RATIO and info.file_size > 2**20:
+            raise UnsafeArchive(label, f"member {info.filename!r} compression ratio {info.file_size / info.compress_size:.0f}:1 (possible zip bomb)")
+        members.append(info)
+    if total > MAX_ARCHIVE_BYTES:
+        raise UnsafeArchive(label, f"archive expands to {total // 2**20} MiB (possible zip bomb)")
+    return members
+
+
+def read_zip_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, label: str, limit: int = MAX_FILE_BYTES) -> bytes:
+    """Read one member, stopping if it yields more than its declared size or ``limit``."""
+    cap = min(info.file_size, limit)
+    if info.file_size > limit:
+        raise UnsafeArchive(f"{label}!{info.filename}", f"member larger than {limit // 2**20} MiB")
+    try:
+        with zf.open(info) as fh:
+            data = fh.read(cap + 1)
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        raise CorruptFile(f"{label}!{info.filename}", f"corrupt zip member ({exc})") from exc
+    if len(data) > cap:
+        raise UnsafeArchive(f"{label}!{info.filename}", "member larger than declared (possible zip bomb)")
+    return data
+
+
+def open_zip(src: Source, label: str) -> zipfile.ZipFile:
+    """Open a zip archive from a path, bytes or file object, wrapping errors."""
+    try:
+        if isinstance(src, (bytes, bytearray)):
+            return zipfile.ZipFile(io.BytesIO(bytes(src)))
+        return zipfile.ZipFile(src)  # type: ignore[arg-type]
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise CorruptFile(label, f"not a valid zip archive ({exc})") from exc
+
+
+def sniff(head: bytes, name: str = "") -> str | None:
+    """Guess a format from the first bytes (≥ 2 KiB recommended) and the file name.
+
+    Returns one of ``fit``, ``gpx``, ``tcx``, ``zip``, ``gzip``, ``parquet``, ``endomondo``,
+    ``apple_health_xml``, ``json``, ``csv`` or ``None``."""
+    lname = name.lower()
+    if lname.endswith(".gz"):
+        lname = lname[:-3]
+    if len(head) >= 12 and head[8:12] == b".FIT":
+        return "fit"
+    if head[:2] == b"\x1f\x8b":
+        return "gzip"
+    if head[:4] == b"PK\x03\x04" or head[:4] == b"PK\x05\x06":
+        return "zip"
+    if head[:4] == b"PAR1":
+        return "parquet"
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")[:4096]
+    low = text.lower()
+    if low.startswith(b"<"):
+        if b"<trainingcenterdatabase" in low:
+            return "tcx"
+        if b"<gpx" in low:
+            return "gpx"
+        if b"<healthdata" in low or b"healthkit_export" in low or b"<!doctype healthdata" in low:
+            return "apple_health_xml"
+        return {".gpx": "gpx", ".tcx": "tcx", ".xml": "apple_health_xml"}.get(Path(lname).suffix)
+    if text.startswith(b"{'") or (text.startswith(b"{") and b"'userId'" in text[:4096]):
+        return "endomondo"
+    if text.startswith(b"[") or text.startswith(b"{"):
+        return "json"
+    if lname.endswith(".csv") or b"," in text.split(b"\n", 1)[0] or b";" in text.split(b"\n", 1)[0]:
+        return "csv"
+    return None
