@@ -1,0 +1,238 @@
+"""The ``sub3`` command line: a thin layer over the library.
+
+Each command parses its arguments, calls one library function and prints a Rich table, or
+JSON with ``--json``. Errors a user can cause end with one line on stderr and a non-zero exit:
+1 for a failed operation, 2 for a usage error (wrong flag, bad value).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from typer.exceptions import TyperException
+from rich.console import Console
+from rich.table import Table
+
+from sub3coach.errors import Sub3Error
+
+app = typer.Typer(
+    name="sub3",
+    help="sub3coach: import your runs, predict heart rate, plan the next workout.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+LibraryOpt = Annotated[
+    Optional[Path],
+    typer.Option("--library", envvar="SUB3_LIBRARY", help="Library file (DuckDB). Default: your user data dir; env SUB3_LIBRARY."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of a table.")]
+
+
+def fail(message: str, code: int = 1) -> "typer.Exit":
+    """Print one error line on stderr and return the Exit to raise."""
+    err_console.print(f"sub3: error: {' '.join(str(message).split())}", markup=False, highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def open_library(path: Path | None, *, read_only: bool = False) -> Any:
+    """Open the library (default location when ``path`` is None)."""
+    from sub3coach.library import Library
+
+    return Library(path, read_only=read_only)
+
+
+def _fmt_pace(s_per_km: float | None) -> str:
+    if not s_per_km:
+        return "-"
+    m, s = divmod(int(round(s_per_km)), 60)
+    return f"{m}:{s:02d}/km"
+
+
+def _fmt_duration(s: float | None) -> str:
+    if s is None:
+        return "-"
+    s = int(round(s))
+    return f"{s // 3600}:{(s % 3600) // 60:02d}:{s % 60:02d}"
+
+
+def _num(x: float | None, fmt: str = "{:.0f}") -> str:
+    return "-" if x is None else fmt.format(x)
+
+
+@app.command("import")
+def import_cmd(
+    paths: Annotated[list[Path], typer.Argument(help="Files, folders, zips or exports to import.", show_default=False)],
+    library: LibraryOpt = None,
+    workers: Annotated[Optional[int], typer.Option(min=1, help="Parser processes (default: all cores).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Import workouts: FIT, GPX, TCX (also .gz), zips, Strava/Apple Health exports, corpus
+    Parquet, Endomondo JSON and training-history files. Re-importing adds nothing.
+
+    Example: sub3 import ~/Downloads/export_12345.zip activity.fit
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from sub3coach.importer import Importer, expand
+
+    with open_library(library) as lib:
+        jobs = list(expand(paths))
+        with Progress(
+            TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TimeElapsedColumn(), console=err_console, transient=True, disable=as_json or not err_console.is_terminal,
+        ) as progress:
+            n_fixed = sum(1 for j in jobs if j.kind != "stream")
+            task = progress.add_task("importing", total=n_fixed if n_fixed and n_fixed == len(jobs) else None)
+            imp = Importer(lib, workers=workers, on_progress=lambda n, label: progress.advance(task, n))
+            try:
+                report = imp.run(jobs)
+            except KeyboardInterrupt:
+                report = imp.report
+                err_console.print("sub3: interrupted; every workout stored so far is complete", markup=False)
+                _print_import(report, as_json)
+                raise typer.Exit(130)
+    _print_import(report, as_json)
+    nothing_done = report.imported == 0 and report.duplicates == 0 and bool(report.skipped)
+    if report.failed or (nothing_done and len(jobs) == 1):
+        if not as_json:
+            first = (report.failed or [dict(path=s["path"], error=s["reason"]) for s in report.skipped])[0]
+            err_console.print(f"sub3: error: {first['path']}: {first['error']}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+
+
+def _print_import(report: Any, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(report.to_json(), indent=2))
+        return
+    t = Table(title="Import")
+    t.add_column("outcome")
+    t.add_column("count", justify="right")
+    t.add_column("details")
+    t.add_row("imported", str(report.imported), "")
+    t.add_row("duplicates", str(report.duplicates), "already in the library")
+    t.add_row("skipped", str(len(report.skipped)), "\n".join(f"{s['path']}: {s['reason']}" for s in report.skipped[:20]))
+    t.add_row("failed", str(len(report.failed)), "\n".join(f"{f['path']}: {f['error']}" for f in report.failed[:20]))
+    console.print(t)
+
+
+def _parse_date(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        d = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise typer.BadParameter(f"{value!r} is not a date (use YYYY-MM-DD)") from exc
+    return d if d.tzinfo else d.replace(tzinfo=timezone.utc)
+
+
+@app.command("runs")
+def runs_cmd(
+    library: LibraryOpt = None,
+    sport: Annotated[Optional[str], typer.Option(help="Only this sport (run, bike, walk, hike, swim, ...).")] = None,
+    since: Annotated[Optional[str], typer.Option(help="Only runs starting on or after this date (YYYY-MM-DD).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List workouts in the library, oldest first.
+
+    Example: sub3 runs --sport run --since 2024-01-01 --json
+    """
+    since_dt = _parse_date(since)
+    with open_library(library) as lib:
+        rows = lib.runs(sport=sport, since=since_dt)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2, default=str))
+        return
+    t = Table(title=f"{len(rows)} workouts")
+    for col, just in (("id", "left"), ("sport", "left"), ("start (UTC)", "left"), ("km", "right"), ("time", "right"),
+                      ("pace", "right"), ("gain m", "right"), ("avg HR", "right"), ("source", "left")):
+        t.add_column(col, justify=just)  # type: ignore[arg-type]
+    for r in rows:
+        t.add_row(
+            r["id"][:10] + ("*" if r["summary_only"] else ""), r["sport"], r["start_time"][:16].replace("T", " "),
+            _num(r["distance_m"] / 1000 if r["distance_m"] else None, "{:.2f}"), _fmt_duration(r["moving_time_s"] or r["duration_s"]),
+            _fmt_pace(r["avg_pace_s_per_km"]), _num(r["elevation_gain_m"]), _num(r["avg_hr_bpm"]), Path(str(r["source"])).name,
+        )
+    console.print(t)
+    if any(r["summary_only"] for r in rows):
+        console.print("* summary only (from a training-history file, no samples)")
+
+
+@app.command("show")
+def show_cmd(
+    run_id: Annotated[str, typer.Argument(help="Run id (or a unique prefix of at least 4 characters).")],
+    library: LibraryOpt = None,
+    plot: Annotated[Optional[Path], typer.Option(help="Write a PNG of HR, pace and elevation.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show one workout's summary, and plot it.
+
+    Example: sub3 show 3f2a9c --plot run.png
+    """
+    with open_library(library) as lib:
+        row = lib.run(run_id)
+        workout = None if row["summary_only"] else lib.get_workout(row["id"])
+    if plot is not None:
+        if workout is None:
+            raise Sub3Error(f"run {row['id']} is summary-only: nothing to plot")
+        from sub3coach.viz import plot_workout
+
+        plot_workout(workout, plot)
+    if as_json:
+        typer.echo(json.dumps(row, indent=2, default=str))
+        return
+    t = Table(title=f"{row['name'] or row['id']}", show_header=False)
+    t.add_column("field")
+    t.add_column("value")
+    for label, value in (
+        ("id", row["id"]), ("sport", row["sport"]), ("start (UTC)", row["start_time"]),
+        ("distance", _num(row["distance_m"] / 1000 if row["distance_m"] else None, "{:.2f} km")),
+        ("elapsed", _fmt_duration(row["duration_s"])), ("moving", _fmt_duration(row["moving_time_s"])),
+        ("pace", _fmt_pace(row["avg_pace_s_per_km"])), ("elevation gain", _num(row["elevation_gain_m"], "{:.0f} m")),
+        ("avg / max HR", f"{_num(row['avg_hr_bpm'])} / {_num(row['max_hr_bpm'])} bpm"),
+        ("device", row["device"] or "-"), ("samples", str(row["n_samples"] or "-")), ("source", str(row["source"])),
+    ):
+        t.add_row(label, value)
+    console.print(t)
+    if plot is not None:
+        console.print(f"plot written to {plot}")
+
+
+def main() -> None:
+    """Console entry point: runs the app, turning every user error into one line."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        rv = app(standalone_mode=False)
+    except TyperException as exc:  # usage errors: wrong flag, bad value, missing argument
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            sys.exit(0)
+        ctx = getattr(exc, "ctx", None)
+        where = f" (see: {ctx.command_path} --help)" if ctx is not None else ""
+        msg = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        err_console.print(f"sub3: error: {' '.join(msg.split())}{where}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(getattr(exc, "exit_code", 2) or 2)
+    except typer.Abort:
+        err_console.print("sub3: aborted", markup=False)
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except Sub3Error as exc:
+        err_console.print(f"sub3: error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        err_console.print("sub3: interrupted", markup=False)
+        sys.exit(130)
+    sys.exit(rv if isinstance(rv, int) else 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,388 @@
+"""Batch import of files, folders, zips and exports into the :class:`~sub3coach.library.Library`.
+
+Inputs are first *expanded* into jobs (one activity file, one zip member, or one streaming
+source such as a corpus Parquet, an Endomondo JSON, an Apple Health or Strava export, or a
+training-history file). Single activity files are parsed and cleaned in worker processes
+(both cores); the main process alone writes to DuckDB, one transaction per workout. A bad
+file is reported and the batch goes on.
+"""
+from __future__ import annotations
+
+import concurrent.futures as cf
+import gzip
+import logging
+import multiprocessing as mp
+import os
+import zipfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sub3coach.errors import CorruptFile, NotAnActivity, Sub3Error, UnsupportedFormat
+from sub3coach.io._source import check_zip, open_zip, read_bytes, read_zip_member, sniff
+from sub3coach.library import Library, file_sha256
+from sub3coach.workout import RunSummary, Workout
+
+log = logging.getLogger(__name__)
+
+#: Activity formats parsed in worker processes.
+_ACTIVITY = ("fit", "gpx", "tcx")
+
+
+@dataclass
+class ImportReport:
+    """What an import did. ``skipped`` items are valid files holding nothing to import
+    (with the reason); ``failed`` items are files that could not be read (with the error)."""
+
+    imported: int = 0
+    duplicates: int = 0
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    failed: list[dict[str, str]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """The report as the ``--json`` dict of ``sub3 import``."""
+        return {"imported": self.imported, "duplicates": self.duplicates, "skipped": self.skipped, "failed": self.failed}
+
+    def fail(self, path: str, error: BaseException | str) -> None:
+        """Record a failure (one line)."""
+        msg = str(error)
+        if isinstance(error, Sub3Error) and error.path and msg.startswith(f"{error.path}: "):
+            msg = msg[len(error.path) + 2 :]
+        self.failed.append({"path": path, "error": " ".join(msg.split())})
+
+    def skip(self, path: str, reason: str) -> None:
+        """Record a skipped input."""
+        self.skipped.append({"path": path, "reason": " ".join(reason.split())})
+
+
+@dataclass
+class Job:
+    """One unit of import work.
+
+    ``kind`` is ``file`` (a path), ``member`` (a zip member), ``stream`` (a multi-workout source
+    read in the main process: ``stream_kind`` says which) or ``error`` (already failed)."""
+
+    kind: str
+    label: str
+    path: str
+    member: str | None = None
+    stream_kind: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    error: Sub3Error | None = None
+    explicit: bool = False
+
+
+# ----- expansion ------------------------------------------------------------------------
+def _head(path: Path, n: int = 8192) -> bytes:
+    with path.open("rb") as fh:
+        head = fh.read(n)
+    if head[:2] == b"\x1f\x8b":
+        try:
+            with gzip.open(path, "rb") as gz:
+                return gz.read(n)
+        except (OSError, EOFError):
+            return head
+    return head
+
+
+def _classify_zip(path: Path, label: str) -> list[Job]:
+    zf = open_zip(str(path), label)
+    with zf:
+        members = check_zip(zf, label)
+        names = [m.filename for m in members]
+        if any(n.rsplit("/", 1)[-1] == "activities.csv" for n in names):
+            return [Job("stream", label, str(path), stream_kind="strava")]
+        if any(n.rsplit("/", 1)[-1] == "export.xml" for n in names):
+            return [Job("stream", label, str(path), stream_kind="apple_health")]
+        jobs = []
+        for m in members:
+            base = m.filename.lower()
+            if base.endswith(".gz"):
+                base = base[:-3]
+            if base.endswith((".fit", ".gpx", ".tcx")):
+                jobs.append(Job("member", f"{label}!{m.filename}", str(path), member=m.filename))
+        if not jobs:
+            raise NotAnActivity(label, "zip archive holds no FIT, GPX or TCX file and is no known export")
+        return jobs
+
+
+def _classify_file(path: Path, explicit: bool) -> list[Job]:
+    label = str(path)
+    try:
+        if path.stat().st_size == 0:
+            raise CorruptFile(label, "empty file")
+        head = _head(path)
+    except OSError as exc:
+        return [Job("error", label, label, error=CorruptFile(label, f"cannot read: {exc.strerror or exc}"))]
+    except Sub3Error as exc:
+        return [Job("error", label, label, error=exc)]
+    fmt = sniff(head, path.name)
+    if fmt in _ACTIVITY:
+        return [Job("file", label, label, explicit=explicit)]
+    try:
+        if fmt == "zip":
+            return _classify_zip(path, label)
+    except Sub3Error as exc:
+        return [Job("error", label, label, error=exc)]
+    if fmt == "parquet":
+        return [Job("stream", label, label, stream_kind="corpus")]
+    if fmt == "endomondo":
+        return [Job("stream", label, label, stream_kind="endomondo")]
+    if fmt == "apple_health_xml":
+        return [Job("stream", label, label, stream_kind="apple_health")]
+    if fmt in ("json", "csv"):
+        from sub3coach.io.history import detect_history_format
+
+        if detect_history_format(head, path.name):
+            return [Job("stream", label, label, stream_kind="history")]
+        err: Sub3Error = NotAnActivity(label, f"a {fmt.upper()} file that is neither an activity nor a known training history")
+    else:
+        ext = path.name.lower().removesuffix(".gz").rsplit(".", 1)[-1]
+        if ext in _ACTIVITY:
+            err = CorruptFile(label, f"named .{ext} but its content is not a {ext.upper()} file")
+        elif fmt is None:
+            err = UnsupportedFormat("unrecognised format (not FIT, GPX, TCX, zip, Parquet, JSON or CSV)", label)
+        else:
+            err = UnsupportedFormat(f"unsupported {fmt} file", label)
+        if not explicit and isinstance(err, UnsupportedFormat):
+            # in a folder walk, unrelated files (README, images...) are skipped, not failures
+            err = NotAnActivity(label, err.detail)
+    return [Job("error", label, label, error=err, explicit=explicit)]
+
+
+def expand(paths: Iterable[str | os.PathLike]) -> Iterator[Job]:
+    """Turn user-given paths into jobs. Folders are walked recursively in name order
+    (hidden files skipped); a folder holding a Strava export is read as one export."""
+    for p in paths:
+        path = Path(p)
+        if not path.exists():
+            yield Job("error", str(path), str(path), error=CorruptFile(str(path), "no such file or folder"), explicit=True)
+            continue
+        if path.is_dir():
+            from sub3coach.io.strava_export import is_strava_export
+
+            if is_strava_export(path):
+                yield Job("stream", str(path), str(path), stream_kind="strava")
+                continue
+            for root, dirs, files in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                if Path(root) != path and is_strava_export(Path(root)):
+                    dirs[:] = []
+                    yield Job("stream", root, root, stream_kind="strava")
+                    continue
+                for f in sorted(files):
+                    if not f.startswith("."):
+                        yield from _classify_file(Path(root) / f, explicit=False)
+        else:
+            yield from _classify_file(path, explicit=True)
+
+
+# ----- parsing (runs in worker processes) -----------------------------------------------
+def _prepare(workouts: list[Workout], sha: str) -> list[Workout]:
+    from sub3coach.clean import clean
+
+    out = []
+    for i, w in enumerate(workouts):
+        cw = clean(w)
+        if cw.workout_id is None:
+            cw.workout_id = f"{sha[:14]}{i:02d}"
+        out.append(cw)
+    return out
+
+
+def parse_job(job: Job) -> tuple[str, str | None, list[Workout] | None, Sub3Error | None]:
+    """Read and clean the workouts of a ``file`` or ``member`` job.
+
+    Returns ``(label, sha256, workouts, error)``; never raises for bad input."""
+    from sub3coach.io.dispatch import read_file
+
+    try:
+        if job.kind == "member":
+            with open_zip(job.path, job.path) as zf:
+                info = zf.getinfo(job.member)  # type: ignore[arg-type]
+                data = read_zip_member(zf, info, job.path)
+        else:
+            data = read_bytes(job.path, job.label, decompress=False).data
+        sha = file_sha256(data)
+        workouts = read_file(data, name=job.label)
+        for w in workouts:
+            w.source = job.label
+            w.metadata.update(job.metadata)
+        return job.label, sha, _prepare(workouts, sha), None
+    except Sub3Error as exc:
+        return job.label, None, None, exc
+    except (KeyError, zipfile.BadZipFile) as exc:
+        return job.label, None, None, CorruptFile(job.label, f"cannot read zip member ({exc})")
+    except Exception as exc:  # a reader bug must not end the batch; keep it visible
+        log.exception("unexpected error reading %s", job.label)
+        return job.label, None, None, Sub3Error(f"unexpected error: {type(exc).__name__}: {exc}", job.label)
+
+
+# ----- the import -----------------------------------------------------------------------
+class Importer:
+    """Imports jobs into a library and keeps an :class:`ImportReport`.
+
+    Args:
+        library: the destination.
+        workers: parser processes (default: all cores; 1 parses in-process).
+        on_progress: called after each job with ``(advance, label)``; streams call it per workout.
+    """
+
+    def __init__(self, library: Library, *, workers: int | None = None, on_progress: Callable[[int, str], None] | None = None) -> None:
+        self.library = library
+        self.workers = workers or os.cpu_count() or 1
+        self.report = ImportReport()
+        self.on_progress = on_progress or (lambda n, label: None)
+
+    def _store(self, label: str, sha: str | None, workouts: list[Workout]) -> None:
+        if not workouts:
+            self.report.skip(label, "file holds no workout")
+            return
+        for w in workouts:
+            try:
+                res = self.library.add_workout(w, file_sha=sha)
+            except Sub3Error as exc:
+                self.report.fail(label, exc)
+                continue
+            if res.status == "duplicate":
+                self.report.duplicates += 1
+            else:
+                self.report.imported += 1
+        if sha:
+            self.library.record_file(sha, label, len(workouts))
+
+    def _outcome(self, label: str, sha: str | None, workouts: list[Workout] | None, err: Sub3Error | None) -> None:
+        if err is not None:
+            if isinstance(err, NotAnActivity):
+                self.report.skip(label, err.detail)
+            else:
+                self.report.fail(label, err)
+        else:
+            self._store(label, sha, workouts or [])
+        self.on_progress(1, label)
+
+    def _known(self, job: Job) -> bool:
+        """Whether the job's file was imported before (counted as duplicates)."""
+        if job.kind != "file":
+            return False
+        try:
+            sha = file_sha256(Path(job.path).read_bytes())
+        except OSError:
+            return False
+        n = self.library.known_file(sha)
+        if n is None:
+            return False
+        self.report.duplicates += n
+        self.on_progress(1, job.label)
+        return True
+
+    def run(self, jobs: list[Job]) -> ImportReport:
+        """Import all jobs; returns the report (also on Ctrl-C, which is re-raised)."""
+        parse = [j for j in jobs if j.kind in ("file", "member") and not self._known(j)]
+        for j in jobs:
+            if j.kind == "error":
+                assert j.error is not None
+                self._outcome(j.label, None, None, j.error)
+        if len(parse) <= 2 or self.workers <= 1:
+            for j in parse:
+                self._outcome(*parse_job(j))
+        else:
+            self._run_pool(parse)
+        for j in jobs:
+            if j.kind == "stream":
+                self._run_stream(j)
+        return self.report
+
+    def _run_pool(self, parse: list[Job]) -> None:
+        ctx = mp.get_context("forkserver")
+        with cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx) as pool:
+            pending: set[cf.Future[Any]] = set()
+            it = iter(parse)
+            try:
+                for j in it:
+                    pending.add(pool.submit(parse_job, j))
+                    if len(pending) >= 4 * self.workers:
+                        done, pending = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+                        for f in done:
+                            self._outcome(*f.result())
+                for f in cf.as_completed(pending):
+                    self._outcome(*f.result())
+            except BaseException:
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+
+    def _run_stream(self, job: Job) -> None:
+        try:
+            if job.stream_kind == "history":
+                self._import_history(job)
+                return
+            for label, workouts, err in _iter_stream(job):
+                self._outcome(label, None, workouts, err)
+        except Sub3Error as exc:
+            if isinstance(exc, NotAnActivity):
+                self.report.skip(job.label, exc.detail)
+            else:
+                self.report.fail(job.label, exc)
+
+    def _import_history(self, job: Job) -> None:
+        from sub3coach.io.history import iter_history
+
+        n_new = 0
+        for s in iter_history(job.path, name=job.label):
+            res = self.library.add_summary(s)
+            if res.status == "duplicate":
+                self.report.duplicates += 1
+            else:
+                self.report.imported += 1
+                n_new += 1
+            self.on_progress(1, job.label)
+        log.info("history %s: %d new runs", job.label, n_new)
+
+
+def _iter_stream(job: Job) -> Iterator[tuple[str, list[Workout] | None, Sub3Error | None]]:
+    """Workouts of a multi-workout source, cleaned, as ``(label, workouts, error)`` items."""
+    from sub3coach.clean import clean
+
+    if job.stream_kind == "corpus":
+        from sub3coach.io.corpus import iter_corpus
+
+        for w in iter_corpus(job.path):
+            yield f"{job.label}#{w.workout_id}", [clean(w)], None
+    elif job.stream_kind == "endomondo":
+        from sub3coach.io.endomondo import iter_endomondo
+
+        for w in iter_endomondo(job.path):
+            yield f"{job.label}#{w.workout_id}", [clean(w)], None
+    elif job.stream_kind == "apple_health":
+        from sub3coach.io.apple_health import iter_apple_health
+
+        for w in iter_apple_health(job.path, name=job.label):
+            yield w.source or job.label, [clean(w)], None
+    elif job.stream_kind == "strava":
+        from sub3coach.io.strava_export import iter_strava_export
+
+        for item in iter_strava_export(job.path, name=job.label):
+            if item.error is not None:
+                yield item.source, None, item.error
+            else:
+                yield item.source, [clean(w) for w in item.workouts], None
+    else:  # pragma: no cover - expand() only makes the kinds above
+        raise UnsupportedFormat(f"unknown stream kind {job.stream_kind}", job.label)
+
+
+def import_paths(
+    paths: Iterable[str | os.PathLike],
+    library: Library,
+    *,
+    workers: int | None = None,
+    on_progress: Callable[[int, str], None] | None = None,
+) -> ImportReport:
+    """Import files, folders, zips and exports into ``library``; see :class:`Importer`."""
+    jobs = list(expand(paths))
+    return Importer(library, workers=workers, on_progress=on_progress).run(jobs)
+
+
+def summaries_from(workouts: Iterable[Workout]) -> list[RunSummary]:
+    """Summaries of workouts (convenience for callers without a library)."""
+    return [w.summary() for w in workouts]

@@ -1,0 +1,413 @@
+"""GPX 1.0 / 1.1 reader: one :class:`~sub3coach.workout.Workout` per ``<trk>`` with points.
+
+Parsing streams through :func:`defusedxml.ElementTree.iterparse` (expat underneath), so XML
+bombs (entity expansion, external entities) are refused and a 100k-point file reads in well
+under a second. Each ``<trkpt>`` is decoded and then cleared.
+
+What is read (all converted to SI at this edge):
+
+* ``lat``/``lon`` attributes -> ``lat_deg``/``lon_deg`` (NaN when missing or out of range);
+* ``<ele>`` -> ``altitude_m``; ``<time>`` -> ``time_s`` (unix seconds UTC);
+* heart rate from any extension element whose local name is ``hr``, ``heartrate``,
+  ``heart_rate`` or ``heartratebpm`` (Garmin TrackPointExtension v1/v2 ``gpxtpx:hr`` or
+  ``ns3:hr``, Cluetrust ``gpxdata:hr``, plain ``<heartrate>``/``<hr>``); ``0`` means "no reading";
+* cadence from ``cad``/``cadence``/``runcadence``; power from ``power``/``powerinwatts``/``watts``
+  (Strava's ``<power>``); ``atemp``/``wtemp`` and other extensions are ignored;
+* device speed only where the file states it (GPX 1.0 ``<speed>`` or TrackPointExtension v2
+  ``gpxtpx:speed``), never computed here: cleaning derives speed from positions.
+
+Cadence rule: Garmin and most watches write running cadence in GPX as *per-leg* revolutions
+per minute (strides, e.g. 85), so when the track's sport normalises to ``run`` the value is
+doubled to steps per minute (170). For other sports (cycling rpm) and tracks of unknown
+sport it is kept as written.
+
+Keep-app GPX files count time from 1970-01-01 (a clock relative to the start) and often
+carry one first point with an absurd absolute time (year 7505). Such tracks keep their
+relative times unchanged, get ``metadata["relative_time"] = True``, and drop the points
+whose time is inconsistent with the relative clock (counted in
+``metadata["dropped_time_outliers"]``). Points without any ``<time>`` in a timed track are
+dropped (``metadata["points_without_time"]``).
+"""
+from __future__ import annotations
+
+import io
+import logging
+import math
+import re
+from datetime import datetime, timezone
+from typing import Any, Iterator
+import xml.etree.ElementTree as _ET
+from xml.etree.ElementTree import Element, ParseError
+
+import numpy as np
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import iterparse
+
+from sub3coach.errors import CorruptFile, NotAnActivity
+from sub3coach.io._source import Source, read_bytes
+from sub3coach.workout import Workout, normalise_sport
+
+log = logging.getLogger(__name__)
+
+__all__ = ["read_gpx", "parse_time_s", "RELATIVE_TIME_LIMIT_S"]
+
+#: A track whose median timestamp is below this many unix seconds (~116 days after
+#: 1970-01-01) uses a relative clock (Keep app), not real dates.
+RELATIVE_TIME_LIMIT_S = 1.0e7
+
+_HR_NAMES = frozenset({"hr", "heartrate", "heart_rate", "heartratebpm"})
+_CAD_NAMES = frozenset({"cad", "cadence", "runcadence"})
+_POWER_NAMES = frozenset({"power", "powerinwatts", "watts"})
+_SPEED_NAMES = frozenset({"speed"})
+
+#: Strava writes its activity type as a number in ``<trk><type>`` (e.g. 9 = Run).
+_STRAVA_TYPES: dict[str, str] = {
+    "1": "ride", "4": "hike", "9": "run", "10": "walk", "16": "swim",
+    "17": "virtualride", "18": "ebikeride", "33": "virtualrun",
+}
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_ISO_RE = re.compile(
+    r"^\s*(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d)(?::(\d\d)(?:[.,](\d+))?)?\s*"
+    r"(Z|z|[+-]\d\d(?::?\d\d)?)?\s*$"
+)
+
+
+# ----- shared XML helpers (also used by sub3coach.io.tcx) --------------------------------------
+
+def parse_time_s(text: str | None) -> float:
+    """Parse an ISO 8601 timestamp into unix seconds (UTC); NaN when absent or unparsable.
+
+    Accepts ``Z`` or ``±HH:MM`` offsets, any number of fractional digits, and a missing zone
+    (taken as UTC, which GPX and TCX mandate)."""
+    if not text:
+        return math.nan
+    m = _ISO_RE.match(text)
+    if m is None:
+        return math.nan
+    year, mon, day, hh, mm, ss, frac, tz = m.groups()
+    try:
+        dt = datetime(int(year), int(mon), int(day), int(hh), int(mm), int(ss or 0), tzinfo=timezone.utc)
+    except ValueError:
+        return math.nan
+    secs = (dt - _EPOCH).total_seconds()
+    if frac:
+        secs += int(frac) / 10 ** len(frac)
+    if tz and tz not in ("Z", "z"):
+        sign = -1 if tz[0] == "-" else 1
+        digits = tz[1:].replace(":", "")
+        off = int(digits[:2]) * 3600 + (int(digits[2:4]) * 60 if len(digits) >= 4 else 0)
+        secs -= sign * off
+    return float(secs)
+
+
+def _to_float(text: str | None) -> float:
+    """``float(text)`` or NaN for missing/garbled numbers."""
+    if text is None:
+        return math.nan
+    try:
+        v = float(text)
+    except ValueError:
+        return math.nan
+    return v if math.isfinite(v) else math.nan
+
+
+def prepare_xml(data: bytes) -> bytes:
+    """Strip a UTF-8 byte-order mark and leading whitespace (some Garmin TCX files start with
+    spaces before ``<?xml``, which expat refuses)."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    if data[:1] in (b" ", b"\t", b"\r", b"\n"):
+        data = data.lstrip(b" \t\r\n")
+    return data
+
+
+_DECL_RE = re.compile(rb"^<\?xml[^>]*?encoding=[\"']([A-Za-z0-9._-]+)[\"'][^>]*\?>")
+_EXPAT_ENCODINGS = (b"utf-8", b"utf8", b"us-ascii", b"ascii", b"iso-8859-1", b"latin-1", b"latin1")
+
+
+def _to_utf8(data: bytes, label: str, what: str) -> bytes:
+    """Transcode UTF-16 (BOM or NUL-interleaved) and encodings expat does not know (e.g.
+    windows-1252) to UTF-8, rewriting the XML declaration; UTF-8/ASCII/Latin-1 pass through."""
+    enc: str | None = None
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        enc = "utf-16"
+    elif len(data) >= 2 and (data[0] == 0 or data[1] == 0):
+        enc = "utf-16-be" if data[0] == 0 else "utf-16-le"
+    if enc is not None:
+        try:
+            text = data.decode(enc).lstrip("\ufeff \t\r\n")
+        except UnicodeDecodeError as exc:
+            raise CorruptFile(label, f"{what} file is not valid UTF-16 ({exc.reason})") from exc
+        data = re.sub(r"^<\?xml[^>]*\?>", "", text, count=1).encode("utf-8")
+        return b'<?xml version="1.0" encoding="UTF-8"?>' + data
+    m = _DECL_RE.match(data)
+    if m and m.group(1).lower() not in _EXPAT_ENCODINGS:
+        name = m.group(1).decode("ascii")
+        try:
+            text = data[m.end():].decode(name)
+        except (LookupError, UnicodeDecodeError) as exc:
+            raise CorruptFile(label, f"{what} file in an unreadable encoding ({name})") from exc
+        return b'<?xml version="1.0" encoding="UTF-8"?>' + text.encode("utf-8")
+    return data
+
+
+def iter_xml(data: bytes, label: str, what: str) -> Iterator[Element]:
+    """Yield elements at their end tag from a safe streaming parse of ``data``.
+
+    Safety: entity-expansion bombs ("billion laughs", quadratic blow-up) and external
+    entities all need a document type declaration. A document without ``<!DOCTYPE`` (after
+    transcoding to UTF-8, so the byte search cannot be dodged by the encoding) therefore
+    goes through the C-accelerated ElementTree parser; any document with a DTD goes through
+    :mod:`defusedxml`, which refuses entity declarations and external references.
+
+    Raises :class:`CorruptFile` (one line) for malformed, truncated or unsafe XML."""
+    data = prepare_xml(data)
+    if not data.strip():
+        raise CorruptFile(label, f"empty {what} file")
+    data = _to_utf8(data, label, what)
+    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
+        events: Iterator[tuple[str, Element]] = iterparse(io.BytesIO(data), events=("end",), forbid_dtd=False)
+    else:
+        events = _ET.iterparse(io.BytesIO(data), events=("end",))
+    try:
+        for _event, elem in events:
+            yield elem
+    except ParseError as exc:
+        detail = str(exc).split("\n")[0]
+        if "no element found" in detail or "unclosed token" in detail:
+            raise CorruptFile(label, f"truncated {what} file (XML ends early: {detail})") from exc
+        raise CorruptFile(label, f"malformed {what} XML ({detail})") from exc
+    except DefusedXmlException as exc:
+        raise CorruptFile(label, f"{what} XML declares entities or external references, refused as unsafe ({type(exc).__name__})") from exc
+
+
+_LOCAL_CACHE: dict[str, str] = {}
+
+
+def local_name(tag: Any) -> str:
+    """Lower-case local part of a (possibly namespaced) tag: ``{ns}TrackPointExtension`` ->
+    ``trackpointextension``; comments and processing instructions give ``""``."""
+    if not isinstance(tag, str):
+        return ""
+    ln = _LOCAL_CACHE.get(tag)
+    if ln is None:
+        ln = tag.rpartition("}")[2].rpartition(":")[2].lower()
+        if len(_LOCAL_CACHE) < 4096:
+            _LOCAL_CACHE[tag] = ln
+    return ln
+
+
+def _text_of(elem: Element) -> str | None:
+    """Text of an element, or of its first child with text (``<HeartRateBpm><Value>``)."""
+    t = elem.text
+    if t is not None and t.strip():
+        return t
+    for child in elem:
+        if child.text is not None and child.text.strip():
+            return child.text
+    return None
+
+
+# ----- GPX ---------------------------------------------------------------------------------
+
+class _Track:
+    """Columns of one ``<trk>`` being collected (Python lists, NaN where missing)."""
+
+    __slots__ = ("t", "lat", "lon", "ele", "hr", "cad", "pw", "spd", "name", "type")
+
+    def __init__(self) -> None:
+        self.t: list[float] = []
+        self.lat: list[float] = []
+        self.lon: list[float] = []
+        self.ele: list[float] = []
+        self.hr: list[float] = []
+        self.cad: list[float] = []
+        self.pw: list[float] = []
+        self.spd: list[float] = []
+        self.name: str | None = None
+        self.type: str | None = None
+
+
+def _add_point(trk: _Track, pt: Element) -> None:
+    """Decode one ``<trkpt>`` into the track's columns."""
+    nan = math.nan
+    lat = _to_float(pt.get("lat"))
+    lon = _to_float(pt.get("lon"))
+    if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):
+        lat = lon = nan
+    t = ele = hr = cad = pw = spd = nan
+    for child in pt:
+        ln = local_name(child.tag)
+        if ln == "time":
+            t = parse_time_s(child.text)
+        elif ln == "ele":
+            ele = _to_float(child.text)
+        elif ln == "extensions":
+            for e in child.iter():
+                en = local_name(e.tag)
+                if en in _HR_NAMES:
+                    hr = _to_float(_text_of(e))
+                elif en in _CAD_NAMES:
+                    cad = _to_float(_text_of(e))
+                elif en in _POWER_NAMES:
+                    pw = _to_float(_text_of(e))
+                elif en in _SPEED_NAMES:
+                    spd = _to_float(e.text)
+        elif ln == "speed":  # GPX 1.0 <speed>, m/s
+            spd = _to_float(child.text)
+    trk.t.append(t)
+    trk.lat.append(lat)
+    trk.lon.append(lon)
+    trk.ele.append(ele)
+    trk.hr.append(hr if hr > 0 else nan)
+    trk.cad.append(cad if cad >= 0 else nan)
+    trk.pw.append(pw if pw >= 0 else nan)
+    trk.spd.append(spd if spd >= 0 else nan)
+
+
+def _column(values: list[float], keep: np.ndarray | None) -> np.ndarray | None:
+    """A float64 column, or None when no sample has a value."""
+    arr = np.asarray(values, dtype=np.float64)
+    if keep is not None:
+        arr = arr[keep]
+    return arr if np.isfinite(arr).any() else None
+
+
+def _sport_from_type(type_text: str | None) -> tuple[str, str | None]:
+    """Normalised sport and the raw label from a ``<trk><type>``."""
+    if not type_text or not type_text.strip():
+        return "unknown", None
+    raw = type_text.strip()
+    if raw.isdigit():
+        label = _STRAVA_TYPES.get(raw)
+        return (normalise_sport(label) if label else "other"), raw
+    return normalise_sport(raw), raw
+
+
+def read_gpx(src: Source, *, name: str | None = None) -> list[Workout]:
+    """Read a GPX 1.0/1.1 file (path, bytes or binary file object; gzip is fine).
+
+    Returns one workout per ``<trk>`` that has points, in file order; segments of a track
+    are concatenated (a gap between segments is a pause for cleaning to see). Units: see the
+    module docstring. Speed is only filled where the file states it.
+
+    Raises:
+        CorruptFile: empty file, malformed/truncated XML, XML bomb, not a GPX document, or
+            a GPX whose track points carry no timestamps.
+        NotAnActivity: a valid GPX with no track points (routes or waypoints only).
+    """
+    blob = read_bytes(src, name)
+    label = blob.name
+    tracks: list[_Track] = []
+    cur = _Track()
+    meta_name: str | None = None
+    top_ext: dict[str, float] = {}
+    root: Element | None = None
+    for elem in iter_xml(blob.data, label, "GPX"):
+        root = elem  # the last element ending is the document root
+        ln = local_name(elem.tag)
+        if ln == "trkpt":
+            _add_point(cur, elem)
+            elem.clear()
+        elif ln == "trkseg":
+            elem.clear()
+        elif ln == "trk":
+            for child in elem:
+                cn = local_name(child.tag)
+                if cn == "name" and child.text and child.text.strip():
+                    cur.name = child.text.strip()
+                elif cn == "type" and child.text:
+                    cur.type = child.text
+            tracks.append(cur)
+            cur = _Track()
+            elem.clear()
+        elif ln == "metadata":
+            for child in elem:
+                if local_name(child.tag) == "name" and child.text and child.text.strip():
+                    meta_name = child.text.strip()
+    if root is None or local_name(root.tag) != "gpx":
+        what = local_name(root.tag) if root is not None else "nothing"
+        raise CorruptFile(label, f"not a GPX document (root element is <{what}>, expected <gpx>)")
+    for child in root:
+        if local_name(child.tag) == "extensions":  # running_page/Garmin summary values
+            for e in child:
+                v = _to_float(e.text)
+                if math.isfinite(v):
+                    top_ext[local_name(e.tag)] = v
+    creator = root.get("creator")
+    version = root.get("version")
+
+    with_points = [t for t in tracks if t.t]
+    if not with_points:
+        raise NotAnActivity(label, "GPX has no track points (routes or waypoints only)")
+    if not any(math.isfinite(x) for t in with_points for x in t.t):
+        raise CorruptFile(label, "GPX has no timestamps (a planned route, not a recording)")
+
+    workouts: list[Workout] = []
+    for i, trk in enumerate(with_points):
+        w = _track_to_workout(trk, label, creator=creator, version=version, meta_name=meta_name, index=i)
+        if w is None:
+            continue
+        if len(with_points) == 1:
+            if "distance" in top_ext:
+                w.device_distance_m = top_ext["distance"]
+            if "elapsed_time" in top_ext:
+                w.device_elapsed_s = top_ext["elapsed_time"]
+            if "moving_time" in top_ext:
+                w.metadata["moving_time_s"] = top_ext["moving_time"]
+        workouts.append(w)
+    if not workouts:
+        raise CorruptFile(label, "GPX has no timestamps (a planned route, not a recording)")
+    log.debug("read %d track(s), %d points from %s", len(workouts), sum(len(w) for w in workouts), label)
+    return workouts
+
+
+def _track_to_workout(trk: _Track, label: str, *, creator: str | None, version: str | None,
+                      meta_name: str | None, index: int) -> Workout | None:
+    """Turn collected columns into a Workout (None when the track has no timestamps)."""
+    t = np.asarray(trk.t, dtype=np.float64)
+    timed = np.isfinite(t)
+    if not timed.any():
+        log.warning("%s: track %d has no timestamps, skipped", label, index)
+        return None
+    metadata: dict[str, Any] = {}
+    if creator:
+        metadata["creator"] = creator
+    if version:
+        metadata["gpx_version"] = version
+    if index:
+        metadata["track_index"] = index
+    keep = timed
+    n_untimed = int((~timed).sum())
+    if n_untimed:
+        metadata["points_without_time"] = n_untimed
+    if float(np.median(t[timed])) < RELATIVE_TIME_LIMIT_S:
+        metadata["relative_time"] = True
+        outlier = timed & ((t >= RELATIVE_TIME_LIMIT_S) | (t < 0))
+        if outlier.any():
+            metadata["dropped_time_outliers"] = int(outlier.sum())
+            keep = timed & ~outlier
+        log.info("%s: relative (1970-based) timestamps kept as they are", label)
+    sport, raw_type = _sport_from_type(trk.type)
+    if raw_type is not None:
+        metadata["gpx_type"] = raw_type
+    cad = _column(trk.cad, keep)
+    if cad is not None and sport == "run":
+        cad = cad * 2.0
+        metadata["cadence_doubled"] = True
+    return Workout(
+        time_s=t[keep],
+        hr_bpm=_column(trk.hr, keep),
+        speed_mps=_column(trk.spd, keep),
+        altitude_m=_column(trk.ele, keep),
+        lat_deg=_column(trk.lat, keep),
+        lon_deg=_column(trk.lon, keep),
+        cadence_spm=cad,
+        power_w=_column(trk.pw, keep),
+        sport=sport,
+        name=trk.name or meta_name,
+        source=label,
+        source_format="gpx",
+        metadata=metadata,
+    )

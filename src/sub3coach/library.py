@@ -1,0 +1,342 @@
+"""The local workout library: one embedded DuckDB file.
+
+Tables:
+
+* ``runs``: one row per workout (or per summary-only history run) with its summary;
+* ``samples``: one row per workout holding its cleaned sample columns as lists (SI units);
+* ``files``: the SHA-256 of every imported file, so a re-import is recognised without parsing.
+
+Every workout is written in one transaction (run row + samples row together), so a crash
+or Ctrl-C never leaves a half-written workout. The file lives in the user's data dir
+(platformdirs) unless ``--library FILE`` or ``SUB3_LIBRARY`` says otherwise.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from sub3coach.errors import Sub3Error
+from sub3coach.workout import CHANNELS, RunSummary, Workout
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+
+#: Two workouts of compatible sport starting within this many seconds, whose durations agree
+#: within :data:`DUP_DURATION_TOL`, are the same run (e.g. the FIT and the GPX of one run).
+DUP_START_TOL_S = 120.0
+DUP_DURATION_TOL = 0.10
+
+RUN_COLUMNS: tuple[str, ...] = (
+    "id", "sport", "start_time", "distance_m", "duration_s", "moving_time_s", "elevation_gain_m",
+    "avg_hr_bpm", "max_hr_bpm", "avg_pace_s_per_km", "name", "source", "source_format", "device",
+    "user_id", "gender", "summary_only", "device_distance_m", "device_timer_s", "n_samples",
+    "file_sha256", "metadata", "imported_at",
+)
+
+_DDL = f"""
+CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
+CREATE TABLE IF NOT EXISTS runs (
+    id VARCHAR PRIMARY KEY,
+    sport VARCHAR NOT NULL,
+    start_time TIMESTAMPTZ NOT NULL,
+    distance_m DOUBLE, duration_s DOUBLE, moving_time_s DOUBLE, elevation_gain_m DOUBLE,
+    avg_hr_bpm DOUBLE, max_hr_bpm DOUBLE, avg_pace_s_per_km DOUBLE,
+    name VARCHAR, source VARCHAR, source_format VARCHAR, device VARCHAR,
+    user_id VARCHAR, gender VARCHAR, summary_only BOOLEAN NOT NULL,
+    device_distance_m DOUBLE, device_timer_s DOUBLE, n_samples INTEGER,
+    file_sha256 VARCHAR, metadata VARCHAR, imported_at TIMESTAMPTZ
+);
+CREATE TABLE IF NOT EXISTS samples (
+    run_id VARCHAR PRIMARY KEY,
+    time_s DOUBLE[] NOT NULL,
+    {", ".join(f"{c} DOUBLE[]" for c in CHANNELS)}
+);
+CREATE TABLE IF NOT EXISTS files (
+    sha256 VARCHAR PRIMARY KEY, path VARCHAR, n_workouts INTEGER, imported_at TIMESTAMPTZ
+);
+"""
+
+
+def default_library_path() -> Path:
+    """``$SUB3_LIBRARY`` if set, else ``<user data dir>/sub3coach/library.duckdb``."""
+    env = os.environ.get("SUB3_LIBRARY")
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("sub3coach", appauthor=False)) / "library.duckdb"
+
+
+def file_sha256(data: bytes) -> str:
+    """Hex SHA-256 of file content (used to recognise re-imported files)."""
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass
+class AddResult:
+    """Outcome of adding one workout: ``"imported"``, ``"duplicate"`` or ``"replaced"``
+    (a summary-only history run upgraded to a full workout), and the stored id."""
+
+    status: str
+    run_id: str
+
+
+def _compatible(a: str, b: str) -> bool:
+    return a == b or "unknown" in (a, b)
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, datetime):
+        return o.isoformat()
+    return str(o)
+
+
+def _iso(epoch_s: float) -> str:
+    """ISO 8601 UTC with a trailing Z, to the second."""
+    return datetime.fromtimestamp(round(float(epoch_s)), tz=timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _clean_float(x: float | None) -> float | None:
+    if x is None:
+        return None
+    x = float(x)
+    return x if np.isfinite(x) else None
+
+
+class Library:
+    """A DuckDB-backed store of workouts and run summaries.
+
+    Args:
+        path: database file (created with its folder when missing); ``None`` for the default.
+        read_only: open without write access (several readers may share the file).
+    """
+
+    def __init__(self, path: str | os.PathLike | None = None, *, read_only: bool = False) -> None:
+        import duckdb
+
+        self.path = Path(path) if path is not None else default_library_path()
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        elif not self.path.exists():
+            raise Sub3Error("library does not exist yet (import something first)", str(self.path))
+        try:
+            self.con = duckdb.connect(str(self.path), read_only=read_only)
+        except duckdb.Error as exc:
+            raise Sub3Error(f"cannot open library: {str(exc).splitlines()[0]}", str(self.path)) from exc
+        if not read_only:
+            self.con.execute(_DDL)
+            self.con.execute(
+                "INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT DO NOTHING", [str(SCHEMA_VERSION)]
+            )
+        ver = self.con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if ver and int(ver[0]) > SCHEMA_VERSION:
+            raise Sub3Error(
+                f"library schema v{ver[0]} is newer than this sub3coach understands (v{SCHEMA_VERSION}); upgrade sub3coach",
+                str(self.path),
+            )
+
+    # ----- context management ------------------------------------------------------------
+    def close(self) -> None:
+        """Close the connection (checkpointing the WAL)."""
+        self.con.close()
+
+    def __enter__(self) -> "Library":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ----- files -------------------------------------------------------------------------
+    def known_file(self, sha256: str) -> int | None:
+        """Number of workouts a previously imported file gave, or ``None`` if never imported."""
+        row = self.con.execute("SELECT n_workouts FROM files WHERE sha256 = ?", [sha256]).fetchone()
+        return None if row is None else int(row[0])
+
+    def record_file(self, sha256: str, path: str, n_workouts: int) -> None:
+        """Remember that a file was imported (after all its workouts were stored)."""
+        self.con.execute(
+            "INSERT INTO files VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            [sha256, path, n_workouts, datetime.now(timezone.utc)],
+        )
+
+    # ----- writing -----------------------------------------------------------------------
+    def find_duplicate(self, sport: str, start: datetime, duration_s: float | None) -> tuple[str, bool] | None:
+        """An existing run that is the same activity: ``(id, summary_only)`` or ``None``."""
+        lo, hi = start - timedelta(seconds=DUP_START_TOL_S), start + timedelta(seconds=DUP_START_TOL_S)
+        rows = self.con.execute(
+            "SELECT id, sport, duration_s, summary_only FROM runs WHERE start_time BETWEEN ? AND ?", [lo, hi]
+        ).fetchall()
+        for rid, rsport, rdur, summary_only in rows:
+            if not _compatible(rsport, sport):
+                continue
+            if duration_s and rdur:
+                if abs(rdur - duration_s) > DUP_DURATION_TOL * max(rdur, duration_s) + 60.0:
+                    continue
+            return str(rid), bool(summary_only)
+        return None
+
+    def add_workout(self, w: Workout, *, file_sha: str | None = None) -> AddResult:
+        """Store a (cleaned) workout atomically unless the same run is already stored.
+
+        A summary-only history run of the same activity is replaced by the full workout."""
+        if len(w) < 2:
+            raise Sub3Error("workout has fewer than 2 samples", w.source)
+        s = w.summary()
+        run_id = w.workout_id or w.content_id()
+        if self.con.execute("SELECT 1 FROM runs WHERE id = ?", [run_id]).fetchone():
+            return AddResult("duplicate", run_id)
+        dup = self.find_duplicate(w.sport, s.start_time, s.duration_s)
+        status = "imported"
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            if dup is not None:
+                if not dup[1]:
+                    self.con.execute("ROLLBACK")
+                    return AddResult("duplicate", dup[0])
+                self.con.execute("DELETE FROM runs WHERE id = ?", [dup[0]])
+                status = "replaced"
+            self._insert_run(run_id, s, w, file_sha)
+            self._insert_samples(run_id, w)
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        return AddResult(status, run_id)
+
+    def add_summary(self, s: RunSummary) -> AddResult:
+        """Store a summary-only run from a history file unless the run is already stored."""
+        key = f"{s.user_id}|{s.start_time.isoformat()}|{round(s.distance_m or 0)}|{s.sport}"
+        run_id = "h" + hashlib.sha256(key.encode()).hexdigest()[:15]
+        if self.con.execute("SELECT 1 FROM runs WHERE id = ?", [run_id]).fetchone():
+            return AddResult("duplicate", run_id)
+        dup = self.find_duplicate(s.sport, s.start_time, s.duration_s)
+        if dup is not None:
+            return AddResult("duplicate", dup[0])
+        self._insert_run(run_id, s, None, None)
+        return AddResult("imported", run_id)
+
+    def _insert_run(self, run_id: str, s: RunSummary, w: Workout | None, file_sha: str | None) -> None:
+        meta = dict(s.metadata)
+        if w is not None:
+            meta.update(w.metadata)
+        values = [
+            run_id, s.sport, s.start_time, _clean_float(s.distance_m), _clean_float(s.duration_s),
+            _clean_float(s.moving_time_s), _clean_float(s.elevation_gain_m), _clean_float(s.avg_hr_bpm),
+            _clean_float(s.max_hr_bpm), _clean_float(s.avg_pace_s_per_km), s.name, s.source,
+            w.source_format if w else meta.get("format", "history"), w.device if w else None,
+            s.user_id, s.gender, w is None, _clean_float(w.device_distance_m) if w else None,
+            _clean_float(w.device_timer_s) if w else None, len(w) if w else None, file_sha,
+            json.dumps(meta, default=_json_default), datetime.now(timezone.utc),
+        ]
+        self.con.execute(f"INSERT INTO runs VALUES ({', '.join('?' * len(values))})", values)
+
+    def _insert_samples(self, run_id: str, w: Workout) -> None:
+        import pyarrow as pa
+
+        cols: dict[str, Any] = {"run_id": pa.array([run_id]), "time_s": pa.array([w.time_s], type=pa.list_(pa.float64()))}
+        for c in CHANNELS:
+            v = getattr(w, c)
+            cols[c] = pa.array([v], type=pa.list_(pa.float64()), from_pandas=True) if v is not None else pa.nulls(1, pa.list_(pa.float64()))
+        batch = pa.table(cols)  # noqa: F841  (scanned by DuckDB below)
+        self.con.execute("INSERT INTO samples SELECT * FROM batch")
+
+    # ----- reading -----------------------------------------------------------------------
+    def runs(self, *, sport: str | None = None, since: datetime | None = None, user_id: str | None = None) -> list[dict[str, Any]]:
+        """Summary rows ordered by start time; ``start_time`` as ISO 8601 UTC strings."""
+        where, params = [], []
+        if sport:
+            where.append("sport = ?")
+            params.append(sport)
+        if since:
+            where.append("start_time >= ?")
+            params.append(since)
+        if user_id:
+            where.append("user_id = ?")
+            params.append(user_id)
+        sql = "SELECT * REPLACE (epoch(start_time) AS start_time, epoch(imported_at) AS imported_at) FROM runs" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY start_time, id"
+        cur = self.con.execute(sql, params)
+        names = [d[0] for d in cur.description]
+        out = []
+        for row in cur.fetchall():
+            r = dict(zip(names, row))
+            r["start_time"] = _iso(r["start_time"])
+            r["imported_at"] = _iso(r["imported_at"]) if r["imported_at"] is not None else None
+            r["metadata"] = json.loads(r["metadata"]) if r["metadata"] else {}
+            out.append(r)
+        return out
+
+    def run(self, run_id: str) -> dict[str, Any]:
+        """One summary row by id (a unique id prefix of ≥ 4 characters is accepted)."""
+        rows = self.con.execute("SELECT id FROM runs WHERE id = ? OR (length(?) >= 4 AND starts_with(id, ?))", [run_id, run_id, run_id]).fetchall()
+        if not rows:
+            raise Sub3Error(f"no run with id {run_id!r} in the library", str(self.path))
+        if len(rows) > 1 and not any(r[0] == run_id for r in rows):
+            raise Sub3Error(f"id prefix {run_id!r} matches {len(rows)} runs; give more characters", str(self.path))
+        rid = run_id if any(r[0] == run_id for r in rows) else rows[0][0]
+        return next(r for r in self.runs_by_ids([rid]))
+
+    def runs_by_ids(self, ids: list[str]) -> Iterator[dict[str, Any]]:
+        """Summary rows for the given ids."""
+        for r in self.runs():
+            if r["id"] in ids:
+                yield r
+
+    def get_workout(self, run_id: str) -> Workout:
+        """The stored workout with its samples (summary-only runs raise :class:`Sub3Error`)."""
+        r = self.run(run_id)
+        row = self.con.execute(
+            f"SELECT time_s, {', '.join(CHANNELS)} FROM samples WHERE run_id = ?", [r["id"]]
+        ).fetchone()
+        if row is None:
+            raise Sub3Error(f"run {r['id']} is summary-only (imported from a history file): no samples", str(self.path))
+        return self._workout_from(r, row)
+
+    def _workout_from(self, r: dict[str, Any], row: tuple[Any, ...]) -> Workout:
+        kw = {c: (None if v is None else np.asarray(v, dtype=np.float64)) for c, v in zip(CHANNELS, row[1:])}
+        return Workout(
+            time_s=np.asarray(row[0], dtype=np.float64), sport=r["sport"], name=r["name"], source=r["source"],
+            source_format=r["source_format"], device=r["device"], workout_id=r["id"], user_id=r["user_id"],
+            gender=r["gender"], device_distance_m=r["device_distance_m"], device_timer_s=r["device_timer_s"],
+            metadata=r["metadata"], **kw,
+        )
+
+    def iter_workouts(self, *, sport: str | None = "run", user_id: str | None = None) -> Iterator[Workout]:
+        """Every stored workout with samples (summary-only runs are skipped), by start time."""
+        for r in self.runs(sport=sport, user_id=user_id):
+            if r["summary_only"]:
+                continue
+            row = self.con.execute(f"SELECT time_s, {', '.join(CHANNELS)} FROM samples WHERE run_id = ?", [r["id"]]).fetchone()
+            if row is not None:
+                yield self._workout_from(r, row)
+
+    def summaries(self, *, sport: str | None = "run", user_id: str | None = None) -> list[RunSummary]:
+        """All runs (with or without samples) as :class:`RunSummary`, by start time."""
+        out = []
+        for r in self.runs(sport=sport, user_id=user_id):
+            out.append(RunSummary(
+                start_time=datetime.fromisoformat(r["start_time"].replace("Z", "+00:00")), sport=r["sport"],
+                distance_m=r["distance_m"], duration_s=r["duration_s"], moving_time_s=r["moving_time_s"],
+                elevation_gain_m=r["elevation_gain_m"], avg_hr_bpm=r["avg_hr_bpm"], max_hr_bpm=r["max_hr_bpm"],
+                name=r["name"], source=r["source"], user_id=r["user_id"], gender=r["gender"],
+                summary_only=bool(r["summary_only"]), metadata=r["metadata"],
+            ))
+        return out
+
+    def count(self) -> int:
+        """Number of stored runs."""
+        return int(self.con.execute("SELECT count(*) FROM runs").fetchone()[0])  # type: ignore[index]
