@@ -169,7 +169,7 @@ def runs_cmd(
 
 @app.command("show")
 def show_cmd(
-    run_id: Annotated[str, typer.Argument(help="Run id (or a unique prefix of at least 4 characters).")],
+    run_id: Annotated[str, typer.Argument(help="Run id, a unique prefix of at least 4 characters, or 'latest'.")],
     library: LibraryOpt = None,
     plot: Annotated[Optional[Path], typer.Option(help="Write a PNG of HR, pace and elevation.")] = None,
     as_json: JsonOpt = False,
@@ -179,6 +179,11 @@ def show_cmd(
     Example: sub3 show 3f2a9c --plot run.png
     """
     with open_library(library) as lib:
+        if run_id == "latest":
+            rows = lib.runs()
+            if not rows:
+                raise Sub3Error("the library is empty: import something first", str(lib.path))
+            run_id = rows[-1]["id"]
         row = lib.run(run_id)
         workout = None if row["summary_only"] else lib.get_workout(row["id"])
     if plot is not None:
@@ -205,6 +210,49 @@ def show_cmd(
     console.print(t)
     if plot is not None:
         console.print(f"plot written to {plot}")
+
+
+def parse_pace(value: str) -> float:
+    """Pace ``m:ss`` (per km) to seconds per km; raises typer.BadParameter on bad input."""
+    try:
+        m, sec = value.strip().split(":")
+        pace = int(m) * 60 + float(sec)
+    except ValueError as exc:
+        raise typer.BadParameter(f"{value!r} is not a pace like 4:15 (min:sec per km)") from exc
+    if not 120 <= pace <= 1200 or not 0 <= float(sec) < 60:
+        raise typer.BadParameter(f"{value!r} is outside 2:00-20:00 per km")
+    return pace
+
+
+@app.command("example")
+def example_cmd(
+    out: Annotated[Path, typer.Argument(help="Output file: .gpx or .tcx (optionally .gz).")],
+    minutes: Annotated[float, typer.Option(min=1, max=600, help="Duration in minutes.")] = 45.0,
+    pace: Annotated[str, typer.Option(help="Steady pace on the flat, min:sec per km.")] = "5:00",
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same run).")] = 0,
+    no_hr: Annotated[bool, typer.Option("--no-hr", help="Leave heart rate out (as from a watch without a strap).")] = False,
+) -> None:
+    """Write a realistic synthetic run (GPS, hills, heart rate) to try sub3coach without your own files.
+
+    Example: sub3 example run.gpx --minutes 40 --pace 4:45
+    """
+    import gzip as _gzip
+
+    from sub3coach.io.write import write_gpx, write_tcx
+    from sub3coach.synth import synthetic_run
+
+    pace_s = parse_pace(pace)
+    name = out.name.lower().removesuffix(".gz")
+    if not name.endswith((".gpx", ".tcx")):
+        raise typer.BadParameter(f"{out}: use a .gpx or .tcx file name")
+    w = synthetic_run(duration_s=minutes * 60.0, pace_s_per_km=pace_s, seed=seed, hr=not no_hr)
+    w.name = f"sub3coach example run (seed {seed})"
+    data = write_gpx(w) if name.endswith(".gpx") else write_tcx(w)
+    if out.name.lower().endswith(".gz"):
+        data = _gzip.compress(data)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(data)
+    console.print(f"wrote {out} ({minutes:.0f} min at {pace}/km, {len(w)} samples)")
 
 
 def main() -> None:

@@ -17,6 +17,11 @@ class Sub3Error(Exception):
         self.detail = detail
         self.path = path
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # subclasses take (path, detail) positionally; rebuild from state so errors survive
+        # pickling across the importer's worker processes
+        return (_rebuild, (type(self), dict(self.__dict__)))
+
     def __str__(self) -> str:  # one line: "path: detail"
         line = f"{self.path}: {self.detail}" if self.path else self.detail
         return " ".join(line.split())
@@ -59,3 +64,11 @@ class MissingChannel(Sub3Error):
 
 class ModelError(Sub3Error):
     """A model artifact cannot be loaded or used (incompatible version, corrupt file...)."""
+
+
+def _rebuild(cls: type[Sub3Error], state: dict[str, object]) -> Sub3Error:
+    """Unpickle helper for :meth:`Sub3Error.__reduce__`."""
+    err = Exception.__new__(cls)
+    Exception.__init__(err, state.get("detail", ""))
+    err.__dict__.update(state)
+    return err

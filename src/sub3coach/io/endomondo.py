@@ -28,6 +28,7 @@ import logging
 import math
 import os
 import re
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
@@ -55,7 +56,7 @@ _KNOWN = {"id", "userId", "gender", "sport", "timestamp", "url", *_SAMPLE_KEYS}
 
 _SPORT_RE = re.compile(r"""['"]sport['"]\s*:\s*'([^']*)'""")
 _WORDS_RE = re.compile(r"\b(?:True|False|None)\b")
-_JSON_OK_RE = re.compile(r"^[\d\s\[\]{}:,.+\-eE]*$")
+_STRUCTURAL = str.maketrans("", "", "0123456789 \t\r\n[]{}:,.+-eE")
 _WORD_MAP = {"True": "true", "False": "false", "None": "null"}
 
 #: How many skipped line numbers :class:`EndomondoReader` remembers.
@@ -77,14 +78,13 @@ def parse_line(line: str) -> dict[str, Any]:
     if s.startswith("{") and '"' not in s and "\\" not in s:
         parts = s.split("'")
         if len(parts) % 2 == 1:  # balanced quotes
-            ok = True
-            for i in range(0, len(parts), 2):
-                seg = _WORDS_RE.sub(lambda m: _WORD_MAP[m.group(0)], parts[i])
-                if not _JSON_OK_RE.match(_WORDS_RE.sub("", parts[i])):
-                    ok = False
-                    break
-                parts[i] = seg
-            if ok:
+            rest = "".join(parts[0::2]).translate(_STRUCTURAL)
+            # only numbers, brackets and True/False/None outside strings (their 'e' is deleted)
+            if not rest.replace("Tru", "").replace("Fals", "").replace("Non", ""):
+                for i in range(0, len(parts), 2):
+                    seg = parts[i]
+                    if "T" in seg or "F" in seg or "N" in seg:
+                        parts[i] = _WORDS_RE.sub(lambda m: _WORD_MAP[m.group(0)], seg)
                 try:
                     obj = json.loads('"'.join(parts))
                 except ValueError:
@@ -103,9 +103,12 @@ def _as_array(v: Any, key: str, n: int | None) -> np.ndarray:
     if not isinstance(v, (list, tuple)):
         raise MalformedLine(f"{key!r} is not a list")
     try:
-        arr = np.array([np.nan if x is None else x for x in v], dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise MalformedLine(f"{key!r} holds non-numeric values") from exc
+        arr = np.array(v, dtype=np.float64)
+    except (TypeError, ValueError):
+        try:  # None for a missing sample
+            arr = np.array([np.nan if x is None else x for x in v], dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise MalformedLine(f"{key!r} holds non-numeric values") from exc
     if arr.ndim != 1:
         raise MalformedLine(f"{key!r} is not a flat list")
     if n is not None and arr.size != n:
@@ -214,7 +217,13 @@ class EndomondoReader:
         if isinstance(src, io.TextIOBase):
             return src, False  # type: ignore[return-value]
         # binary file object: stream it (gzip detected from the first bytes when seekable)
-        head = src.peek(2)[:2] if hasattr(src, "peek") else b""
+        head = b""
+        if hasattr(src, "peek"):
+            head = src.peek(2)[:2]
+        elif getattr(src, "seekable", lambda: False)():
+            pos = src.tell()
+            head = src.read(2)
+            src.seek(pos)
         if head == b"\x1f\x8b":
             import gzip
 
@@ -256,7 +265,7 @@ class EndomondoReader:
                     continue
                 self.n_yielded += 1
                 yield w
-        except (OSError, EOFError) as exc:
+        except (OSError, EOFError, zlib.error) as exc:
             raise CorruptFile(self.path, f"cannot read further after line {self.n_lines} ({exc})") from exc
         finally:
             if owned:

@@ -1,0 +1,83 @@
+"""The sub3 command line, run as a user runs it (a real subprocess for error paths)."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sub3coach.io.write import write_gpx
+from sub3coach.synth import synthetic_run
+from tests.fixtures.make_fit import make_fit_activity
+
+
+def sub3(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "sub3coach.cli", *args], capture_output=True, text=True, timeout=120,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_import_runs_show_round_trip(tmp_path: Path) -> None:
+    lib = str(tmp_path / "lib.duckdb")
+    gpx = tmp_path / "run.gpx"
+    gpx.write_bytes(write_gpx(synthetic_run(duration_s=2400, seed=3)))
+    r = sub3("import", str(gpx), "--library", lib, "--json")
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(r.stdout)
+    assert rep == {"imported": 1, "duplicates": 0, "skipped": [], "failed": []}
+    r = sub3("runs", "--json", "--sport", "run", env={"SUB3_LIBRARY": lib})
+    rows = json.loads(r.stdout)
+    assert len(rows) == 1
+    for key in ("id", "sport", "start_time", "distance_m", "duration_s", "moving_time_s", "elevation_gain_m",
+                "avg_hr_bpm", "max_hr_bpm", "avg_pace_s_per_km", "source"):
+        assert key in rows[0]
+    assert rows[0]["start_time"].endswith("Z")
+    png = tmp_path / "show.png"
+    r = sub3("show", rows[0]["id"][:8], "--library", lib, "--plot", str(png))
+    assert r.returncode == 0, r.stderr
+    assert png.stat().st_size > 10_000
+    assert "pace" in r.stdout
+    r = sub3("import", str(gpx), "--library", lib, "--json")
+    assert json.loads(r.stdout)["duplicates"] == 1 and r.returncode == 0
+
+
+@pytest.mark.parametrize(
+    "make, expect",
+    [
+        (lambda p: p.write_bytes(b""), "empty"),
+        (lambda p: p.write_bytes(os.urandom(3000)), ""),
+        (lambda p: p.write_bytes(make_fit_activity(None, n=600)[:-300]), ""),
+        (lambda p: p.write_text('<?xml version="1.0"?><gpx version="1.1" creator="x"><trk><trkseg><trkpt lat="1" lon="2"/></trkseg></trk></gpx>'), "time"),
+    ],
+    ids=["empty", "random", "truncated-fit", "gpx-without-time"],
+)
+def test_bad_single_file_gives_one_line_and_nonzero_exit(tmp_path: Path, make, expect: str) -> None:  # type: ignore[no-untyped-def]
+    p = tmp_path / "bad.fit"
+    if expect == "time":
+        p = tmp_path / "bad.gpx"
+    make(p)
+    r = sub3("import", str(p), "--library", str(tmp_path / "lib.duckdb"))
+    assert r.returncode == 1
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("sub3: error: ") and str(p) in lines[0], r.stderr
+    assert expect in lines[0].lower()
+    assert "Traceback" not in r.stderr + r.stdout
+
+
+def test_usage_errors_exit_2_with_one_line(tmp_path: Path) -> None:
+    r = sub3("runs", "--bogus", "--library", str(tmp_path / "l.duckdb"))
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "--bogus" in r.stderr
+    r = sub3("runs", "--since", "yesterday-ish", "--library", str(tmp_path / "l.duckdb"))
+    assert r.returncode == 2 and "date" in r.stderr
+
+
+def test_missing_path_and_unknown_run(tmp_path: Path) -> None:
+    lib = str(tmp_path / "l.duckdb")
+    r = sub3("import", str(tmp_path / "missing.fit"), "--library", lib)
+    assert r.returncode == 1 and "no such file" in r.stderr
+    r = sub3("show", "deadbeef", "--library", lib)
+    assert r.returncode == 1 and "no run with id" in r.stderr

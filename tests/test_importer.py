@@ -1,0 +1,121 @@
+"""Batch import: folders, zips, bad input, idempotence, cross-format duplicates, real files."""
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sub3coach.importer import import_paths
+from sub3coach.io.dispatch import read_file
+from sub3coach.io.write import write_gpx, write_tcx
+from sub3coach.library import Library
+from sub3coach.synth import synthetic_run
+from tests.conftest import shared_path
+from tests.fixtures.make_fit import make_fit_activity
+
+
+@pytest.fixture
+def lib(tmp_path: Path) -> Library:
+    return Library(tmp_path / "lib.duckdb")
+
+
+def _folder(tmp_path: Path) -> Path:
+    d = tmp_path / "in"
+    (d / "sub").mkdir(parents=True)
+    (d / "a.gpx").write_bytes(write_gpx(synthetic_run(duration_s=1800, seed=1)))
+    b = synthetic_run(duration_s=1500, seed=2)
+    (d / "sub" / "b.tcx").write_bytes(write_tcx(b.replace(time_s=b.time_s + 86400)))  # the next day
+    (d / "c.fit").write_bytes(make_fit_activity(None, n=900))
+    (d / "notes.md").write_text("my runs\n")
+    (d / "broken.fit").write_bytes(b"\x0e\x10\xd9\x07" + bytes(50))
+    (d / "empty.gpx").write_bytes(b"")
+    return d
+
+
+def test_folder_import_reports_each_outcome_and_is_idempotent(tmp_path: Path, lib: Library) -> None:
+    d = _folder(tmp_path)
+    rep = import_paths([d], lib, workers=2)
+    assert rep.imported == 3
+    failed = {Path(f["path"]).name: f["error"] for f in rep.failed}
+    assert set(failed) == {"broken.fit", "empty.gpx"}
+    assert "empty" in failed["empty.gpx"]
+    assert [Path(s["path"]).name for s in rep.skipped] == ["notes.md"]
+    rows = lib.runs()
+    assert len(rows) == 3 and all(r["sport"] == "run" for r in rows)
+    assert all(r["distance_m"] > 1000 and r["avg_hr_bpm"] > 60 for r in rows)
+    again = import_paths([d], lib, workers=2)
+    assert again.imported == 0 and again.duplicates == 3
+    assert lib.count() == 3
+
+
+def test_same_run_as_gpx_and_tcx_is_stored_once(tmp_path: Path, lib: Library) -> None:
+    w = synthetic_run(duration_s=1200, seed=5)
+    (tmp_path / "r.gpx").write_bytes(write_gpx(w))
+    (tmp_path / "r.tcx").write_bytes(write_tcx(w))
+    rep = import_paths([tmp_path / "r.gpx", tmp_path / "r.tcx"], lib, workers=1)
+    assert (rep.imported, rep.duplicates) == (1, 1)
+
+
+def test_zip_of_activities_and_unsafe_zips(tmp_path: Path, lib: Library) -> None:
+    good = tmp_path / "good.zip"
+    with zipfile.ZipFile(good, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("runs/one.gpx", write_gpx(synthetic_run(duration_s=900, seed=7)))
+        zf.writestr("runs/two.fit", make_fit_activity(None, n=700, seed=3))
+    slip = tmp_path / "slip.zip"
+    with zipfile.ZipFile(slip, "w") as zf:
+        zf.writestr("../evil.gpx", write_gpx(synthetic_run(duration_s=600, seed=8)))
+    bomb = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("big.gpx", b"\0" * (64 * 2**20))
+    rep = import_paths([good, slip, bomb], lib, workers=1)
+    assert rep.imported == 2
+    errors = {Path(f["path"]).name: f["error"] for f in rep.failed}
+    assert "outside the archive" in errors["slip.zip"]
+    assert "zip bomb" in errors["bomb.zip"]
+    assert not (tmp_path.parent / "evil.gpx").exists()
+
+
+def test_missing_path_and_random_bytes_fail_cleanly(tmp_path: Path, lib: Library) -> None:
+    rnd = tmp_path / "noise.bin"
+    rnd.write_bytes(np.random.default_rng(0).bytes(4096))
+    rep = import_paths([tmp_path / "nope.fit", rnd], lib)
+    assert {Path(f["path"]).name for f in rep.failed} == {"nope.fit", "noise.bin"}
+    assert all("\n" not in f["error"] for f in rep.failed)
+    assert lib.count() == 0
+
+
+def test_history_file_adds_summary_only_runs(tmp_path: Path, lib: Library) -> None:
+    p = tmp_path / "log.csv"
+    p.write_text("date,dist_m,mov_s,hr,intensity,load,name\n2024-03-01 07:00:00,10000,3000,150,easy,50,Morning\n"
+                 "2024-03-03 07:00:00,21100,6300,160,long,120,Long run\n")
+    rep = import_paths([p], lib)
+    assert rep.imported == 2, rep
+    assert all(r["summary_only"] for r in lib.runs())
+    assert import_paths([p], lib).duplicates == 2
+
+
+@pytest.mark.slow
+def test_import_of_shared_files_matches_device_distances(tmp_path: Path, lib: Library) -> None:
+    files = shared_path("files")
+    rep = import_paths([files], lib, workers=2)
+    failed = {Path(f["path"]).parent.name + "/" + Path(f["path"]).name for f in rep.failed}
+    invalid = {"invalid/" + p.name for p in (files / "invalid").iterdir()}
+    # every invalid file is refused with a reason, and nothing else fails
+    refused = failed | {Path(s["path"]).parent.name + "/" + Path(s["path"]).name for s in rep.skipped}
+    assert invalid <= refused
+    assert failed <= invalid, failed - invalid
+    n_activity_files = sum(1 for sub in ("fit", "gpx", "tcx") for p in (files / sub).iterdir() if p.suffix in (".fit", ".gpx", ".tcx"))
+    n_skipped_activity = sum(1 for s in rep.skipped if Path(s["path"]).parent.name in ("fit", "gpx", "tcx") and Path(s["path"]).suffix in (".fit", ".gpx", ".tcx"))
+    assert rep.imported + rep.duplicates >= n_activity_files - n_skipped_activity
+    checked = 0
+    for r in lib.runs():
+        if r["device_distance_m"] and r["device_distance_m"] > 500:
+            assert r["distance_m"] == pytest.approx(r["device_distance_m"], rel=0.01), r["source"]
+            checked += 1
+    assert checked >= 5
+    again = import_paths([files], lib, workers=2)
+    assert again.imported == 0

@@ -1,0 +1,106 @@
+"""The DuckDB library: atomic writes, idempotence, duplicate detection, queries."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sub3coach.errors import Sub3Error
+from sub3coach.library import Library
+from sub3coach.workout import RunSummary, Workout
+
+
+def _run(start: float = 1.7e9, n: int = 1200, speed: float = 3.0, sport: str = "run") -> Workout:
+    t = start + np.arange(n, dtype=float)
+    return Workout(
+        time_s=t, speed_mps=np.full(n, speed), hr_bpm=np.linspace(120, 165, n),
+        altitude_m=20 + 5 * np.sin(np.arange(n) / 60.0), sport=sport, source="test",
+    )
+
+
+def test_add_is_idempotent_and_round_trips(tmp_path: Path) -> None:
+    lib = Library(tmp_path / "lib.duckdb")
+    w = _run()
+    assert lib.add_workout(w).status == "imported"
+    assert lib.add_workout(w).status == "duplicate"
+    assert lib.count() == 1
+    (row,) = lib.runs()
+    assert row["start_time"] == "2023-11-14T22:13:20Z"
+    assert row["distance_m"] == pytest.approx(3.0 * 1199, rel=1e-6)
+    assert row["avg_pace_s_per_km"] == pytest.approx(1000 / 3.0, rel=1e-3)
+    back = lib.get_workout(row["id"][:6])
+    np.testing.assert_allclose(back.hr_bpm, w.hr_bpm)
+    assert back.lat_deg is None and back.sport == "run"
+
+
+def test_same_run_in_other_format_is_a_duplicate(tmp_path: Path) -> None:
+    lib = Library(tmp_path / "lib.duckdb")
+    a = _run()
+    b = a.replace(time_s=a.time_s + 3.0, hr_bpm=None, workout_id=None)  # e.g. the GPX export of the same run
+    assert lib.add_workout(a).status == "imported"
+    assert lib.add_workout(b).status == "duplicate"
+    # a different run an hour later is not
+    assert lib.add_workout(_run(start=1.7e9 + 3600 * 3)).status == "imported"
+    # nor a bike ride at the same time
+    assert lib.add_workout(_run(sport="bike", speed=8.0).replace(time_s=a.time_s + 1)).status == "imported"
+
+
+def test_summary_only_run_is_upgraded_by_the_full_workout(tmp_path: Path) -> None:
+    lib = Library(tmp_path / "lib.duckdb")
+    s = RunSummary(start_time=datetime.fromtimestamp(1.7e9 + 20, tz=timezone.utc), distance_m=3600, duration_s=1199)
+    assert lib.add_summary(s).status == "imported"
+    assert lib.add_summary(s).status == "duplicate"
+    assert lib.runs()[0]["summary_only"] is True
+    with pytest.raises(Sub3Error, match="summary-only"):
+        lib.get_workout(lib.runs()[0]["id"])
+    assert lib.add_workout(_run()).status == "replaced"
+    rows = lib.runs()
+    assert len(rows) == 1 and rows[0]["summary_only"] is False
+
+
+@pytest.mark.parametrize("exc", [RuntimeError("disk full"), KeyboardInterrupt()])
+def test_a_failure_mid_write_leaves_no_half_workout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, exc: BaseException) -> None:
+    lib = Library(tmp_path / "lib.duckdb")
+
+    def boom(*a: object, **k: object) -> None:
+        raise exc
+
+    monkeypatch.setattr(lib, "_insert_samples", boom)  # fault injection after the run row is written
+    with pytest.raises(type(exc)):
+        lib.add_workout(_run())
+    assert lib.count() == 0
+    assert lib.con.execute("select count(*) from samples").fetchone()[0] == 0
+    monkeypatch.undo()
+    assert lib.add_workout(_run()).status == "imported"
+    lib.close()
+    # and the file is sound after reopening
+    assert Library(tmp_path / "lib.duckdb").count() == 1
+
+
+def test_filters_and_summaries(tmp_path: Path) -> None:
+    lib = Library(tmp_path / "lib.duckdb")
+    for k in range(3):
+        lib.add_workout(_run(start=1.7e9 + k * 86400))
+    lib.add_workout(_run(start=1.7e9 + 5 * 86400, sport="bike", speed=8))
+    assert len(lib.runs(sport="run")) == 3
+    assert len(lib.runs(since=datetime.fromtimestamp(1.7e9, tz=timezone.utc) + timedelta(days=1))) == 3
+    assert [s.sport for s in lib.summaries(sport=None)] == ["run", "run", "run", "bike"]
+    assert len(list(lib.iter_workouts(sport="run"))) == 3
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    p = tmp_path / "lib.duckdb"
+    lib = Library(p)
+    lib.con.execute("update meta set value = '999' where key = 'schema_version'")
+    lib.close()
+    with pytest.raises(Sub3Error, match="newer"):
+        Library(p)
+
+
+def test_env_var_sets_default_location(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SUB3_LIBRARY", str(tmp_path / "x" / "env.duckdb"))
+    with Library() as lib:
+        assert lib.path == tmp_path / "x" / "env.duckdb"
+    assert (tmp_path / "x" / "env.duckdb").exists()
