@@ -114,18 +114,12 @@ def test_reference_gain_sanity() -> None:
     assert _reference_gain(np.array([110.0, 107.0, 106.0, 109.0])) == pytest.approx(3.0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="geo.elevation_gain_m bug: the reference point only moves in threshold-sized jumps, so "
-    "each climb loses up to 2x threshold (a smooth 10-m sine loses ~19%); reported to the lead",
-)
 def test_elevation_gain_smooth_hills_not_underestimated() -> None:
     t = np.arange(6000.0)  # ten 10-m-amplitude hills sampled at 1 Hz: 200 m of ascent
     alt = 100 + 10 * np.sin(2 * np.pi * t / 600)
     assert geo.elevation_gain_m(alt) == pytest.approx(200.0, rel=0.02)
 
 
-@pytest.mark.xfail(strict=True, reason="same geo.elevation_gain_m bug: low point after a descent is missed")
 def test_elevation_gain_counts_from_the_lowest_point() -> None:
     assert geo.elevation_gain_m(np.array([110.0, 107.0, 106.0, 109.0])) == pytest.approx(3.0)
 

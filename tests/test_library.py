@@ -104,3 +104,14 @@ def test_env_var_sets_default_location(tmp_path: Path, monkeypatch: pytest.Monke
     with Library() as lib:
         assert lib.path == tmp_path / "x" / "env.duckdb"
     assert (tmp_path / "x" / "env.duckdb").exists()
+
+
+def test_same_day_runs_from_a_date_only_log_are_kept_apart(tmp_path: Path) -> None:
+    lib = Library(tmp_path / "lib.duckdb")
+    day = datetime(2022, 3, 29, 12, tzinfo=timezone.utc)
+    for dist in (5000.0, 8000.0, 12000.0):
+        s = RunSummary(start_time=day, distance_m=dist, moving_time_s=dist * 0.3, metadata={"date_only": True})
+        assert lib.add_summary(s).status == "imported"
+    again = RunSummary(start_time=day, distance_m=8000.0, moving_time_s=2400, metadata={"date_only": True})
+    assert lib.add_summary(again).status == "duplicate"
+    assert lib.count() == 3

@@ -4,8 +4,9 @@
 scientist would accept for analysis. It is a composition of small pure functions on numpy
 arrays (no I/O), each documented with the rule it applies and why:
 
-1. **Time order** (:func:`sort_and_dedupe`): samples sorted by time; for a duplicated time stamp
-   one sample is kept, taking per channel the first non-missing value. Non-finite times dropped.
+1. **Time order** (:func:`sort_and_dedupe`, :func:`future_time_mask`): samples sorted by time;
+   for a duplicated time stamp one sample is kept, taking per channel the first non-missing
+   value. Non-finite times, and stray times after 2100, are dropped.
 2. **Relative time** (:func:`is_relative_time`): a recording whose first sample lies before the
    year 2000 counts from the epoch (Keep-app GPX). It is shifted to ``start_hint`` when known,
    else kept and flagged (``metadata["relative_time"]``).
@@ -107,6 +108,8 @@ class CleanReport:
     Attributes:
         notes: one line per change, in the order applied.
         n_nonfinite_time_dropped: samples dropped for a missing time stamp.
+        n_future_time_dropped: samples dropped for a time stamp after 2100 (see
+            :func:`future_time_mask`).
         n_duplicates_dropped: samples merged into an earlier one with the same time stamp.
         reordered: whether the samples were out of time order.
         relative_time: whether the time stamps counted from the epoch.
@@ -129,6 +132,7 @@ class CleanReport:
 
     notes: list[str] = field(default_factory=list)
     n_nonfinite_time_dropped: int = 0
+    n_future_time_dropped: int = 0
     n_duplicates_dropped: int = 0
     reordered: bool = False
     relative_time: bool = False
@@ -199,6 +203,21 @@ def sort_and_dedupe(
         res[has] = vs[firstvalid[has]]
         out[k] = res
     return ts[starts], out, n_nonfinite, n_dup, reordered
+
+
+def future_time_mask(time_s: np.ndarray) -> np.ndarray:
+    """Mask of time stamps after 2100 when the recording also has plausible ones.
+
+    Such a stamp is a corrupt sample, e.g. the first track point of Keep-app GPX files
+    (``7505-10-18T22:05:45Z`` followed by points counting from 1970): kept, it would stretch
+    the workout over millennia. When *every* stamp is that late the whole recording has a
+    unit error (milliseconds read as seconds) that :func:`validate` reports; nothing is
+    masked then."""
+    t = np.asarray(time_s, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        late = np.isfinite(t) & (t > FUTURE_TIME_LIMIT_S)
+        plausible = np.isfinite(t) & (t <= FUTURE_TIME_LIMIT_S)
+    return late if plausible.any() else np.zeros(t.shape, dtype=bool)
 
 
 # ============================================================================================
@@ -507,7 +526,8 @@ def smooth_time(time_s: np.ndarray, values: np.ndarray, window_s: float) -> np.n
     h = window_s / 2.0
     lo = np.searchsorted(tv, tv - h - 1e-9, side="left")
     hi = np.searchsorted(tv, tv + h + 1e-9, side="right")
-    out[ok] = (cs[hi] - cs[lo]) / (hi - lo) + ref
+    # a mean lies within the values' range; the clip removes cumulative-sum rounding (-1e-16)
+    out[ok] = np.clip((cs[hi] - cs[lo]) / (hi - lo) + ref, vv.min(), vv.max())
     return out
 
 
@@ -628,8 +648,8 @@ def detect_sport(workout: Workout) -> str:
     """Guess ``run``, ``walk`` or ``bike`` from the median moving speed and, when present, the
     median cadence (``cadence_spm``: steps/min when running, rev/min when cycling).
 
-    Speed is the recorded one, else derived (:func:`derive_speed`); only samples faster than
-    0.5 m/s count. Rules (median moving speed v, median cadence c of samples with c > 0):
+    Speed is the recorded one with its holes filled from the derived one (:func:`derive_speed`),
+    as :func:`clean` fills them; only samples faster than 0.5 m/s count. Rules (median moving speed v, median cadence c of samples with c > 0):
 
     * v < 2.0 m/s (slower than 8:20 min/km): ``walk``, unless c >= 140 (a slow run);
     * 2.0 <= v < 5.0: ``run``, unless 30 < c < 120 (pedalling rpm);
@@ -640,8 +660,15 @@ def detect_sport(workout: Workout) -> str:
     speed can be had at all."""
     if workout.sport != "unknown":
         return workout.sport
-    speed = workout.speed_mps if workout.has("speed_mps") else derive_speed(workout)
-    if speed is None:
+    derived = derive_speed(workout)
+    if workout.has("speed_mps"):
+        speed = np.array(workout.speed_mps, dtype=np.float64, copy=True)
+        if derived is not None:  # as clean() does: missing device speeds from the track
+            hole = ~np.isfinite(speed)
+            speed[hole] = derived[hole]
+    elif derived is not None:
+        speed = derived
+    else:
         return "unknown"
     with np.errstate(invalid="ignore"):
         moving = speed[np.isfinite(speed) & (speed > MOVING_SPEED_MPS)]
@@ -689,7 +716,14 @@ def clean(
 
     # --- rule 1: order and duplicates ---------------------------------------------------
     chans = {c: getattr(workout, c) for c in CHANNELS}
-    t, chans, n_nf, n_dup, reordered = sort_and_dedupe(workout.time_s, chans)
+    t_in = workout.time_s
+    future = future_time_mask(t_in)
+    if future.any():
+        t_in = np.where(future, np.nan, t_in)
+        rep.n_future_time_dropped = int(future.sum())
+        rep.note(f"dropped {rep.n_future_time_dropped} samples time-stamped after 2100")
+    t, chans, n_nf, n_dup, reordered = sort_and_dedupe(t_in, chans)
+    n_nf -= rep.n_future_time_dropped
     rep.n_nonfinite_time_dropped, rep.n_duplicates_dropped, rep.reordered = n_nf, n_dup, reordered
     if n_nf:
         rep.note(f"dropped {n_nf} samples without a time stamp")
@@ -927,6 +961,7 @@ __all__ = [
     "find_gaps",
     "find_pauses",
     "fix_distance_steps",
+    "future_time_mask",
     "gps_invalid_mask",
     "gps_spike_mask",
     "hampel_mask",

@@ -47,21 +47,32 @@ def cumulative_distance_m(lat_deg: np.ndarray, lon_deg: np.ndarray) -> np.ndarra
 def elevation_gain_m(altitude_m: np.ndarray, threshold_m: float = 2.0) -> float:
     """Total ascent in metres with a hysteresis threshold.
 
-    A climb is counted only once altitude has risen ``threshold_m`` above the last low point,
-    which suppresses GPS/barometer jitter without discarding real small climbs (the
-    approach of most watch vendors). Missing samples are ignored."""
+    A two-state hysteresis (the approach of most watch vendors): while descending, the lowest
+    point so far is tracked; a climb starts once altitude has risen ``threshold_m`` above it
+    and then counts every metre up to the highest point, until altitude falls
+    ``threshold_m`` below that peak. This suppresses GPS/barometer jitter smaller than the
+    threshold without losing the ends of real climbs. Missing samples are ignored."""
     alt = np.asarray(altitude_m, dtype=np.float64)
     alt = alt[np.isfinite(alt)]
     if alt.size < 2:
         return 0.0
     gain = 0.0
-    ref = alt[0]  # last confirmed turning point
-    for a in alt[1:]:
-        if a - ref >= threshold_m:
-            gain += a - ref
-            ref = a
-        elif ref - a >= threshold_m:
-            ref = a
+    low = high = float(alt[0])
+    up = False
+    for x in alt[1:].tolist():
+        if not up:
+            if x < low:
+                low = x
+            if x - low >= threshold_m:
+                gain += x - low
+                up = True
+                high = x
+        elif x > high:
+            gain += x - high
+            high = x
+        elif high - x >= threshold_m:
+            up = False
+            low = x
     return float(gain)
 
 

@@ -93,7 +93,9 @@ def _classify_zip(path: Path, label: str) -> list[Job]:
         names = [m.filename for m in members]
         if any(n.rsplit("/", 1)[-1] == "activities.csv" for n in names):
             return [Job("stream", label, str(path), stream_kind="strava")]
-        if any(n.rsplit("/", 1)[-1] == "export.xml" for n in names):
+        from sub3coach.io.apple_health import is_apple_health_export
+
+        if any(n.rsplit("/", 1)[-1] == "export.xml" for n in names) or is_apple_health_export(path):
             return [Job("stream", label, str(path), stream_kind="apple_health")]
         jobs = []
         for m in members:

@@ -175,18 +175,31 @@ class Library:
         )
 
     # ----- writing -----------------------------------------------------------------------
-    def find_duplicate(self, sport: str, start: datetime, duration_s: float | None) -> tuple[str, bool] | None:
-        """An existing run that is the same activity: ``(id, summary_only)`` or ``None``."""
-        lo, hi = start - timedelta(seconds=DUP_START_TOL_S), start + timedelta(seconds=DUP_START_TOL_S)
+    def find_duplicate(
+        self, sport: str, start: datetime, duration_s: float | None, distance_m: float | None = None, *, date_only: bool = False
+    ) -> tuple[str, bool] | None:
+        """An existing run that is the same activity: ``(id, summary_only)`` or ``None``.
+
+        Same activity = compatible sport, start within :data:`DUP_START_TOL_S` (or the same
+        UTC day when ``date_only``), and, where both are known, duration within
+        :data:`DUP_DURATION_TOL` and distance within 5 %."""
+        if date_only:
+            day = start.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+            lo, hi = day, day + timedelta(days=1)
+        else:
+            lo, hi = start - timedelta(seconds=DUP_START_TOL_S), start + timedelta(seconds=DUP_START_TOL_S)
         rows = self.con.execute(
-            "SELECT id, sport, duration_s, summary_only FROM runs WHERE start_time BETWEEN ? AND ?", [lo, hi]
+            "SELECT id, sport, duration_s, distance_m, summary_only FROM runs WHERE start_time BETWEEN ? AND ?", [lo, hi]
         ).fetchall()
-        for rid, rsport, rdur, summary_only in rows:
+        for rid, rsport, rdur, rdist, summary_only in rows:
             if not _compatible(rsport, sport):
                 continue
-            if duration_s and rdur:
-                if abs(rdur - duration_s) > DUP_DURATION_TOL * max(rdur, duration_s) + 60.0:
-                    continue
+            if duration_s and rdur and abs(rdur - duration_s) > DUP_DURATION_TOL * max(rdur, duration_s) + 60.0:
+                continue
+            if distance_m and rdist and abs(rdist - distance_m) > 0.05 * max(rdist, distance_m) + 50.0:
+                continue
+            if date_only and not (distance_m and rdist):
+                continue
             return str(rid), bool(summary_only)
         return None
 
@@ -200,7 +213,7 @@ class Library:
         run_id = w.workout_id or w.content_id()
         if self.con.execute("SELECT 1 FROM runs WHERE id = ?", [run_id]).fetchone():
             return AddResult("duplicate", run_id)
-        dup = self.find_duplicate(w.sport, s.start_time, s.duration_s)
+        dup = self.find_duplicate(w.sport, s.start_time, s.duration_s, s.distance_m)
         status = "imported"
         self.con.execute("BEGIN TRANSACTION")
         try:
@@ -224,7 +237,9 @@ class Library:
         run_id = "h" + hashlib.sha256(key.encode()).hexdigest()[:15]
         if self.con.execute("SELECT 1 FROM runs WHERE id = ?", [run_id]).fetchone():
             return AddResult("duplicate", run_id)
-        dup = self.find_duplicate(s.sport, s.start_time, s.duration_s)
+        dup = self.find_duplicate(
+            s.sport, s.start_time, s.duration_s, s.distance_m, date_only=bool(s.metadata.get("date_only"))
+        )
         if dup is not None:
             return AddResult("duplicate", dup[0])
         self._insert_run(run_id, s, None, None)

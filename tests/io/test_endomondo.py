@@ -133,7 +133,7 @@ scalars = st.one_of(
 values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4), max_leaves=12)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.dictionaries(st.text(max_size=8), values, max_size=6))
 def test_parse_line_equals_literal_eval(d):
     """The JSON fast path must mean exactly what ast.literal_eval means."""

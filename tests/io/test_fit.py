@@ -3,6 +3,7 @@ encoder), property tests, bad input, and the real files in ../shared/data/files.
 from __future__ import annotations
 
 import csv
+import functools
 import gzip
 import io
 import struct
@@ -335,11 +336,17 @@ def _provenance_sports() -> dict[str, str]:
 ACTIVITY_FITS = [n for n in _names("fit") if n not in NON_ACTIVITY]
 
 
+@functools.lru_cache(maxsize=None)
+def _read_shared(fname: str) -> tuple:
+    """read_fit of a file in files/fit, once per test session (tests never mutate workouts)."""
+    return tuple(read_fit(shared_path("files", "fit") / fname))
+
+
 @pytest.mark.shared
 @pytest.mark.parametrize("fname", ACTIVITY_FITS)
 def test_shared_activity_fit_reads(fname: str) -> None:
     path = shared_path("files", "fit") / fname
-    ws = read_fit(path)
+    ws = _read_shared(fname)
     assert ws, fname
     expected = _provenance_sports().get(f"fit/{fname}")
     for w in ws:
@@ -368,7 +375,7 @@ def test_shared_last_distance_matches_session_total(fname: str) -> None:
     """The last distance sample is within 1 % of the session's total_distance. The only file
     without a per-record distance (StoneRicky-f27f…, written by zepp-fit-extractor) is
     checked through its GPS track instead."""
-    for w in read_fit(shared_path("files", "fit") / fname):
+    for w in _read_shared(fname):
         if not w.device_distance_m:
             continue
         if w.distance_m is None:
@@ -406,6 +413,7 @@ def test_shared_invalid_fits_are_refused_with_a_reason(fname: str) -> None:
 
 
 @pytest.mark.shared
+@pytest.mark.slow
 @pytest.mark.parametrize("fname", [n for n in _names("fit") if n not in NON_ACTIVITY] + _names("invalid"))
 def test_shared_lean_and_plain_decoders_agree(fname: str) -> None:
     folder = "invalid" if fname in _names("invalid") else "fit"

@@ -114,6 +114,23 @@ def test_segments_concatenate_tracks_split_and_untimed_points_dropped() -> None:
     assert np.all(np.diff(ws[0].time_s) > 0)
 
 
+def test_garbled_values_become_nan_without_losing_the_column() -> None:
+    hr = "<gpxtpx:TrackPointExtension><gpxtpx:hr>{}</gpxtpx:hr></gpxtpx:TrackPointExtension>"
+    pts = (_pt(0, hr.format(120)) + _pt(1, hr.format("n/a"), ele="<ele>abc</ele>")
+           + _pt(2, hr.format(" 122 ")).replace('lat="47.00002"', 'lat="999"'))
+    w = read_gpx(_gpx(pts))[0]
+    np.testing.assert_array_equal(w.hr_bpm, [120, np.nan, 122])
+    np.testing.assert_array_equal(w.altitude_m, [400.5, np.nan, 400.5])
+    assert np.isnan(w.lat_deg[2]) and np.isnan(w.lon_deg[2]) and np.isfinite(w.lat_deg[:2]).all()
+
+
+def test_mixed_time_formats_in_one_track() -> None:
+    pts = (_pt(0) + '<trkpt lat="47" lon="8"><time>2024-05-04T09:00:01+02:00</time></trkpt>'
+           + '<trkpt lat="47" lon="8"><time>\n 2024-05-04T07:00:02.5Z </time></trkpt>')
+    w = read_gpx(_gpx(pts))[0]
+    np.testing.assert_allclose(w.time_s - w.time_s[0], [0, 1, 2.5])
+
+
 def test_timezone_offsets_and_fractions() -> None:
     assert parse_time_s("2024-05-04T09:00:00+02:00") == parse_time_s("2024-05-04T07:00:00Z")
     assert parse_time_s("2024-05-04T07:00:00.25Z") == pytest.approx(datetime(2024, 5, 4, 7, tzinfo=timezone.utc).timestamp() + 0.25)
@@ -163,6 +180,11 @@ def test_path_bytes_fileobj_gzip_bom_whitespace(tmp_path: Path, synth_gpx: bytes
         np.testing.assert_array_equal(w.hr_bpm, ref.hr_bpm)
     assert variants[0].source == str(p) and variants[2].source == "upload.gpx"
     assert ref.source_format == "gpx"
+
+
+def test_mislabelled_utf16_declaration_on_utf8_text() -> None:
+    doc = _gpx(_pt(0) + _pt(1), trk_extra="<name>Läufer</name>").replace(b'encoding="UTF-8"', b'encoding="UTF-16"')
+    assert read_gpx(doc)[0].name == "Läufer"
 
 
 def test_windows_1252_declared_encoding() -> None:
@@ -329,3 +351,23 @@ def test_shared_keep_files_are_relative() -> None:
         # the file id encodes the real start: 2**63 - id = unix milliseconds
         start_ms = 2**63 - int(f.stem.split("-")[1])
         assert 1.4e12 < start_ms < 2.0e12
+
+
+def test_keep_app_file_id_gives_the_true_start() -> None:
+    from sub3coach.io.gpx import keep_app_start_hint
+
+    assert keep_app_start_hint("x/Dylan632-9223370289975521807.gpx") == 1746879254.0  # 2025-05-10T12:14:14Z
+    assert keep_app_start_hint("activity-9223370289975521807.gpx.gz") == 1746879254.0
+    assert keep_app_start_hint("run-12345.gpx") is None
+    assert keep_app_start_hint("9999999999999999999.gpx") is None  # decodes before 2010
+
+
+def test_keep_app_relative_gpx_is_anchored_by_clean() -> None:
+    from sub3coach.clean import clean
+    from tests.conftest import shared_path
+
+    p = shared_path("files", "gpx", "Dylan632-9223370289975521807.gpx")
+    (w,) = read_gpx(p)
+    assert w.metadata["relative_time"] and w.metadata["start_hint"] == 1746879254.0
+    c = clean(w)
+    assert c.start_time.isoformat() == "2025-05-10T12:14:14+00:00"

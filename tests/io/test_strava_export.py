@@ -26,7 +26,7 @@ from sub3coach.io.strava_export import (
 from sub3coach.io.write import write_gpx
 from sub3coach.synth import synthetic_run
 from tests.conftest import shared_path
-from tests.fixtures.make_exports import STRAVA_HEADER_NEW, make_strava_export
+from tests.fixtures.make_exports import STRAVA_HEADER_NEW, make_strava_export, make_zip_bomb
 
 N = 5  # one activity of each file kind
 
@@ -124,6 +124,17 @@ def test_manual_activity_only_in_summaries(exports: dict[str, object]) -> None:
         assert by_id[row.strava_id].distance_m == pytest.approx(row.distance_m, abs=0.05)  # the metre column
 
 
+def test_export_inside_a_top_folder_of_the_zip(exports: dict[str, object]) -> None:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(exports["zip"].path) as src, zipfile.ZipFile(buf, "w") as dst:  # type: ignore[attr-defined]
+        for info in src.infolist():
+            dst.writestr("export_36123/" + info.filename, src.read(info))
+    items = list(iter_strava_export(buf.getvalue(), name="re-zipped.zip"))
+    assert [i.source for i in items] == [f"re-zipped.zip!export_36123/{r.filename}"
+                                         for r in exports["zip"].rows if r.kind != "manual"]  # type: ignore[attr-defined]
+    assert sum(i.error is None for i in items) == N
+
+
 def test_generation_2018_csv(tmp_path: Path) -> None:
     spec = make_strava_export(tmp_path / "old.zip", n=3, generation="2018")
     items = list(iter_strava_export(spec.path))
@@ -186,9 +197,12 @@ def test_unlisted_files_broken_files_and_laziness(tmp_path: Path) -> None:
 
 def test_csv_filename_outside_export_is_refused(tmp_path: Path) -> None:
     (tmp_path / "secret.gpx").write_bytes(write_gpx(synthetic_run(duration_s=100, seed=1)))
-    folder = _mini_export(tmp_path / "e", [{"file": "../secret.gpx"}, {"file": "/etc/passwd"}], {})
+    folder = _mini_export(tmp_path / "e", [{"file": "../secret.gpx"}, {"file": "/etc/passwd"},
+                                           {"file": "activities/link.gpx"}], {})
+    (folder / "activities").mkdir()
+    (folder / "activities" / "link.gpx").symlink_to(tmp_path / "secret.gpx")
     items = list(iter_strava_export(folder))
-    assert len(items) == 2
+    assert len(items) == 3
     for item in items:
         assert isinstance(item.error, UnsafeArchive) and item.workouts == []
         _one_line(item.error)
@@ -213,14 +227,11 @@ def test_zip_slip_member_refused() -> None:
 
 
 def test_zip_bomb_refused(tmp_path: Path) -> None:
-    path = tmp_path / "bomb.zip"
-    chunk = bytes(1 << 20)
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
-        zf.writestr("activities.csv", b"Activity ID,Filename\n1,activities/1.fit\n")
-        with zf.open("activities/1.fit", "w", force_zip64=True) as fh:
-            for _ in range(200):  # 200 MB of zeros, ~200 KB compressed
-                fh.write(chunk)
-    assert path.stat().st_size < 2_000_000
+    path = make_zip_bomb(tmp_path / "bomb.zip", "activities/1.fit",
+                         extra={"activities.csv": b"Activity ID,Filename\n1,activities/1.fit\n"})
+    with zipfile.ZipFile(path) as zf:  # the member really is a bomb: > 1000:1
+        info = zf.getinfo("activities/1.fit")
+        assert info.file_size >= 64 << 20 and info.file_size / info.compress_size > 1000
     with pytest.raises(UnsafeArchive) as ei:
         next(iter_strava_export(path))
     msg = _one_line(ei.value)

@@ -100,10 +100,18 @@ def test_lap_summaries_only_is_not_an_activity() -> None:
         read_tcx(_tcx(_activity("Running", [(600, 2000.0, "")])), name="manual.tcx")
 
 
-def test_trackpoints_without_time_are_corrupt() -> None:
-    pts = "<Trackpoint><HeartRateBpm><Value>120</Value></HeartRateBpm></Trackpoint>" * 3
-    with pytest.raises(CorruptFile, match="no timestamps"):
+@pytest.mark.parametrize("time_xml", ["", "<Time>garbage</Time>", "<Time></Time>"])
+def test_trackpoints_without_time_are_corrupt(time_xml: str) -> None:
+    pts = f"<Trackpoint>{time_xml}<HeartRateBpm><Value>120</Value></HeartRateBpm></Trackpoint>" * 3
+    with pytest.raises(CorruptFile, match="no timestamps") as ei:
         read_tcx(_tcx(_activity("Running", [(1, 1.0, pts)])), name="notime.tcx")
+    assert str(ei.value).startswith("notime.tcx: ")
+
+
+def test_some_untimed_points_are_dropped_and_counted() -> None:
+    pts = _tp(0) + "<Trackpoint><Time>bad</Time></Trackpoint><Trackpoint/>" + _tp(1)
+    w, = read_tcx(_tcx(_activity("Running", [(1, 1.0, pts)])))
+    assert len(w) == 2 and w.metadata["points_without_time"] == 2
 
 
 # ----- inputs ------------------------------------------------------------------------------------

@@ -7,7 +7,8 @@
 * sequences are cut into windows of ``window_steps`` grid steps (512 x 5 s = 42 min); a window
   that starts mid-run gets ``burn_in_steps`` of context whose loss is masked, so the recurrent
   state is warmed up before it is scored;
-* masked MSE on standardised HR (NaN HR and grid gaps are masked); Adam; gradient clipping;
+* masked MSE on standardised HR (NaN HR and grid gaps are masked); Adam with the learning rate
+  halved after each epoch without validation progress; gradient clipping;
 * after every epoch the model predicts the validation runs whole (as inference does) and early
   stopping keeps the weights with the best validation MAE;
 * a checkpoint is written after each epoch and ``resume=True`` continues from it;
@@ -57,7 +58,8 @@ class TrainConfig:
         features: feature names (None: the architecture's default set).
         step_s: grid step, seconds. hidden/layers/dropout: recurrent size (None: default).
         epochs: maximum epochs; patience: epochs without validation improvement before stopping.
-        batch_size: windows per batch; lr: Adam learning rate; weight_decay: Adam L2.
+        batch_size: windows per batch; lr: Adam learning rate, multiplied by ``lr_decay`` after
+        each epoch without validation progress; weight_decay: Adam L2.
         window_steps / burn_in_steps: training window and masked warm-up, grid steps.
         max_windows_per_epoch: subsample windows each epoch (None: all).
         seed: fixes the split, initialisation and shuffling. device: None = GPU when present.
@@ -74,6 +76,7 @@ class TrainConfig:
     patience: int = 5
     batch_size: int = 32
     lr: float = 2e-3
+    lr_decay: float = 0.5
     weight_decay: float = 0.0
     grad_clip: float = 1.0
     window_steps: int = 512
@@ -81,7 +84,7 @@ class TrainConfig:
     max_windows_per_epoch: int | None = None
     seed: int = 0
     device: str | None = None
-    threads: int = 2
+    threads: int = 1
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHITECTURES:
@@ -157,6 +160,13 @@ def masked_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, sca
 
 
 Callback = Callable[[str, dict[str, Any]], None]
+
+#: Settings that may change between an interrupted run and its resumption.
+_RESUMABLE_CHANGES = ("epochs", "patience", "device", "threads")
+
+
+def _resume_key(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if k not in _RESUMABLE_CHANGES}
 
 
 class HRModel:
@@ -334,7 +344,7 @@ class HRModel:
         ckpt = Path(checkpoint_dir) / "checkpoint.pt" if checkpoint_dir else None
         if ckpt is not None and resume and ckpt.exists():
             st = torch.load(ckpt, map_location=device, weights_only=True)
-            if st.get("train_config") != cfg.to_dict():
+            if _resume_key(st.get("train_config") or {}) != _resume_key(cfg.to_dict()):
                 raise ModelError("checkpoint was written with different training settings; remove it or drop --resume", str(ckpt))
             module.load_state_dict(st["model"])
             opt.load_state_dict(st["optimizer"])
@@ -393,6 +403,9 @@ class HRModel:
                     bad = 0
                 else:
                     bad += 1
+                    # reduce on plateau: halve the learning rate after an epoch without progress
+                    for group in opt.param_groups:
+                        group["lr"] = max(group["lr"] * cfg.lr_decay, cfg.lr * 0.01)
             else:
                 best_state = copy.deepcopy(module.state_dict())
                 self.best_epoch = epoch
@@ -527,3 +540,37 @@ def train_from_path(
         "data": split.summary(),
         "test": summary,
     }
+
+
+def compare_architectures(
+    split: SplitData,
+    configs: Sequence[TrainConfig],
+    *,
+    callback: Callable[[str, str, dict[str, Any]], None] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Train each config on the same split and score all on the same held-out runners.
+
+    Returns ``{arch: {"model": HRModel, "test": metrics, "val_mae_bpm", "best_epoch",
+    "epochs_run", "train_seconds", "seconds_per_epoch", "parameters"}}``."""
+    out: dict[str, dict[str, Any]] = {}
+    for cfg in configs:
+        t0 = time.perf_counter()
+        cb = (lambda kind, rec, _a=cfg.arch: callback(_a, kind, rec)) if callback else None
+        model, metrics = train_on_split(cfg, split, callback=cb)
+        secs = time.perf_counter() - t0
+        hist = model.history
+        sgd = [h["seconds"] for h in hist if "seconds" in h]
+        vals = [h["val_mae_bpm"] for h in hist if h.get("val_mae_bpm") is not None]
+        assert model.module is not None
+        out[cfg.arch] = {
+            "model": model,
+            "test": metrics,
+            "val_mae_bpm": round(min(vals), 2) if vals else None,
+            "best_epoch": model.best_epoch,
+            "epochs_run": len(hist),
+            "train_seconds": round(secs, 1),
+            "seconds_per_epoch": round(float(np.median(sgd)), 1) if sgd else None,
+            "parameters": n_parameters(model.module),
+            "features": list(cfg.features or ()),
+        }
+    return out

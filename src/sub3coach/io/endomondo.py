@@ -25,7 +25,6 @@ import ast
 import io
 import json
 import logging
-import math
 import os
 import re
 import zlib

@@ -124,7 +124,7 @@ _CRC_TABLE = _make_crc_table()
 
 
 def fit_crc16(data: bytes | memoryview, crc: int = 0) -> int:
-    """FIT CRC-16 of ``data`` (same result as ``fitdecode.utils.compute_crc``, ~8x faster:
+    """FIT CRC-16 of ``data`` (same result as ``fitdecode.utils.compute_crc``, ~4x faster:
     one table lookup per byte instead of two nibble steps)."""
     t = _CRC_TABLE
     for b in data:

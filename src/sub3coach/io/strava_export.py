@@ -188,6 +188,8 @@ class _Export:
             p = self.folder.joinpath(*parts)
             if not p.is_file():
                 return None
+            if not p.resolve().is_relative_to(self.folder.resolve()):
+                raise UnsafeArchive(self.source_of(rel), "links to a file outside the export")
             return read_bytes(p, self.source_of(rel), decompress=False).data
         assert self.zf is not None
         info = self.members.get(self.prefix + "/".join(parts))

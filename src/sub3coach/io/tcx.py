@@ -23,7 +23,6 @@ Garmin exports) are tolerated. The same safe, streaming parser as GPX is used
 from __future__ import annotations
 
 import logging
-import math
 from typing import Any
 from xml.etree.ElementTree import Element
 
@@ -31,7 +30,7 @@ import numpy as np
 
 from sub3coach.errors import CorruptFile, NotAnActivity
 from sub3coach.io._source import Source, read_bytes
-from sub3coach.io.gpx import _to_float, iter_xml, local_name, parse_time_s, RELATIVE_TIME_LIMIT_S
+from sub3coach.io.gpx import RELATIVE_TIME_LIMIT_S, _to_float, floats, iter_xml, local_name, times_s
 from sub3coach.workout import Workout, normalise_sport
 
 log = logging.getLogger(__name__)
@@ -40,21 +39,21 @@ __all__ = ["read_tcx"]
 
 
 class _Activity:
-    """Columns and lap totals of one ``<Activity>`` being collected."""
+    """Raw trackpoint text and lap totals of one ``<Activity>`` being collected."""
 
     __slots__ = ("t", "lat", "lon", "ele", "dist", "hr", "cad", "spd", "pw", "lap_dist", "lap_time",
                  "n_laps", "sport_label", "device", "notes", "act_id", "untimed")
 
     def __init__(self) -> None:
-        self.t: list[float] = []
-        self.lat: list[float] = []
-        self.lon: list[float] = []
-        self.ele: list[float] = []
-        self.dist: list[float] = []
-        self.hr: list[float] = []
-        self.cad: list[float] = []
-        self.spd: list[float] = []
-        self.pw: list[float] = []
+        self.t: list[str | None] = []
+        self.lat: list[str | None] = []
+        self.lon: list[str | None] = []
+        self.ele: list[str | None] = []
+        self.dist: list[str | None] = []
+        self.hr: list[str | None] = []
+        self.cad: list[str | None] = []
+        self.spd: list[str | None] = []
+        self.pw: list[str | None] = []
         self.lap_dist: list[float] = []
         self.lap_time: list[float] = []
         self.n_laps = 0
@@ -65,62 +64,83 @@ class _Activity:
         self.untimed = 0
 
 
+(_K_OTHER, _K_TRACKPOINT, _K_TRACK, _K_LAP, _K_ACTIVITY, _K_COURSE, _K_TIME, _K_POSITION, _K_LAT, _K_LON,
+ _K_ALT, _K_DIST, _K_HR, _K_CAD, _K_EXT, _K_SPEED, _K_RUNCAD, _K_WATTS, _K_VALUE) = range(19)
+_KIND_BY_LOCAL = {
+    "trackpoint": _K_TRACKPOINT, "track": _K_TRACK, "lap": _K_LAP, "activity": _K_ACTIVITY, "course": _K_COURSE,
+    "workout": _K_COURSE, "time": _K_TIME, "position": _K_POSITION, "latitudedegrees": _K_LAT,
+    "longitudedegrees": _K_LON, "altitudemeters": _K_ALT, "distancemeters": _K_DIST, "heartratebpm": _K_HR,
+    "cadence": _K_CAD, "extensions": _K_EXT, "speed": _K_SPEED, "runcadence": _K_RUNCAD, "watts": _K_WATTS,
+    "value": _K_VALUE,
+}
+_KINDS: dict[Any, int] = {}
+
+
+def _kind(tag: Any) -> int:
+    k = _KINDS.get(tag)
+    if k is None:
+        k = _KIND_BY_LOCAL.get(local_name(tag), _K_OTHER)
+        if len(_KINDS) < 4096:
+            _KINDS[tag] = k
+    return k
+
+
 def _add_trackpoint(act: _Activity, tp: Element) -> None:
-    """Decode one ``<Trackpoint>`` into the activity's columns (points without Time are
-    counted and skipped)."""
-    nan = math.nan
-    t = lat = lon = ele = dist = hr = cad = spd = pw = nan
+    """Collect the raw values of one ``<Trackpoint>`` (points without Time are counted and
+    skipped)."""
+    kinds = _KINDS
+    t = lat = lon = ele = dist = hr = cad = spd = pw = runcad = None
     for child in tp:
-        ln = local_name(child.tag)
-        if ln == "time":
-            t = parse_time_s(child.text)
-        elif ln == "position":
+        k = kinds.get(child.tag)
+        if k is None:
+            k = _kind(child.tag)
+        if k == _K_TIME:
+            t = child.text
+        elif k == _K_POSITION:
             for p in child:
-                pn = local_name(p.tag)
-                if pn == "latitudedegrees":
-                    lat = _to_float(p.text)
-                elif pn == "longitudedegrees":
-                    lon = _to_float(p.text)
-        elif ln == "altitudemeters":
-            ele = _to_float(child.text)
-        elif ln == "distancemeters":
-            dist = _to_float(child.text)
-        elif ln == "heartratebpm":
+                pk = _kind(p.tag)
+                if pk == _K_LAT:
+                    lat = p.text
+                elif pk == _K_LON:
+                    lon = p.text
+        elif k == _K_ALT:
+            ele = child.text
+        elif k == _K_DIST:
+            dist = child.text
+        elif k == _K_HR:
             for v in child:
-                if local_name(v.tag) == "value":
-                    hr = _to_float(v.text)
-            if not math.isfinite(hr):
-                hr = _to_float(child.text)
-        elif ln == "cadence":
-            cad = _to_float(child.text)
-        elif ln == "extensions":
+                if _kind(v.tag) == _K_VALUE:
+                    hr = v.text
+            if hr is None:
+                hr = child.text
+        elif k == _K_CAD:
+            cad = child.text
+        elif k == _K_EXT:
             for e in child.iter():
-                en = local_name(e.tag)
-                if en == "speed":
-                    spd = _to_float(e.text)
-                elif en == "runcadence":
-                    if not math.isfinite(cad):
-                        cad = _to_float(e.text)
-                elif en == "watts":
-                    pw = _to_float(e.text)
-    if not math.isfinite(t):
+                ek = kinds.get(e.tag)
+                if ek is None:
+                    ek = _kind(e.tag)
+                if ek == _K_SPEED:
+                    spd = e.text
+                elif ek == _K_RUNCAD:
+                    runcad = e.text
+                elif ek == _K_WATTS:
+                    pw = e.text
+    if t is None or not t.strip():
         act.untimed += 1
         return
-    if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):
-        lat = lon = nan
     act.t.append(t)
     act.lat.append(lat)
     act.lon.append(lon)
     act.ele.append(ele)
-    act.dist.append(dist if dist >= 0 else nan)
-    act.hr.append(hr if hr > 0 else nan)
-    act.cad.append(cad if cad >= 0 else nan)
-    act.spd.append(spd if spd >= 0 else nan)
-    act.pw.append(pw if pw >= 0 else nan)
+    act.dist.append(dist)
+    act.hr.append(hr)
+    act.cad.append(cad if cad is not None else runcad)
+    act.spd.append(spd)
+    act.pw.append(pw)
 
 
-def _column(values: list[float]) -> np.ndarray | None:
-    arr = np.asarray(values, dtype=np.float64)
+def _column(arr: np.ndarray) -> np.ndarray | None:
     return arr if arr.size and np.isfinite(arr).any() else None
 
 
@@ -141,24 +161,27 @@ def read_tcx(src: Source, *, name: str | None = None) -> list[Workout]:
     cur = _Activity()
     root: Element | None = None
     in_activity = False
+    kinds = _KINDS
     for elem in iter_xml(blob.data, label, "TCX"):
-        root = elem
-        ln = local_name(elem.tag)
-        if ln == "trackpoint":
+        root = elem  # the last element ending is the document root
+        k = kinds.get(elem.tag)
+        if k is None:
+            k = _kind(elem.tag)
+        if k == _K_TRACKPOINT:
             _add_trackpoint(cur, elem)
             elem.clear()
-        elif ln == "track":
+        elif k == _K_TRACK:
             elem.clear()
-        elif ln == "lap":
+        elif k == _K_LAP:
             cur.n_laps += 1
             for child in elem:
-                cn = local_name(child.tag)
-                if cn == "distancemeters":
+                ck = _kind(child.tag)
+                if ck == _K_DIST:
                     cur.lap_dist.append(_to_float(child.text))
-                elif cn == "totaltimeseconds":
+                elif local_name(child.tag) == "totaltimeseconds":
                     cur.lap_time.append(_to_float(child.text))
             elem.clear()
-        elif ln == "activity":
+        elif k == _K_ACTIVITY:
             in_activity = True
             cur.sport_label = elem.get("Sport")
             for child in elem:
@@ -174,7 +197,7 @@ def read_tcx(src: Source, *, name: str | None = None) -> list[Workout]:
             acts.append(cur)
             cur = _Activity()
             elem.clear()
-        elif ln in ("course", "workout"):
+        elif k == _K_COURSE:
             # courses and planned workouts are not recordings: drop what they collected
             cur = _Activity()
             elem.clear()
@@ -188,13 +211,15 @@ def read_tcx(src: Source, *, name: str | None = None) -> list[Workout]:
         if any(a.untimed for a in acts):
             raise CorruptFile(label, "TCX has no timestamps (trackpoints without <Time>)")
         raise NotAnActivity(label, "TCX activity has no trackpoints (lap summaries only)")
-    workouts = [_to_workout(a, label, i) for i, a in enumerate(with_points)]
+    workouts = [w for w in (_to_workout(a, label, i) for i, a in enumerate(with_points)) if w is not None]
+    if not workouts:
+        raise CorruptFile(label, "TCX has no timestamps (no trackpoint <Time> could be read)")
     log.debug("read %d activity(ies), %d points from %s", len(workouts), sum(len(w) for w in workouts), label)
     return workouts
 
 
-def _to_workout(act: _Activity, label: str, index: int) -> Workout:
-    """Turn one collected activity into a Workout."""
+def _to_workout(act: _Activity, label: str, index: int) -> Workout | None:
+    """Turn one collected activity into a Workout (None when no Time could be parsed)."""
     sport = normalise_sport(act.sport_label) if act.sport_label else "unknown"
     metadata: dict[str, Any] = {"laps": act.n_laps}
     if act.sport_label:
@@ -205,25 +230,40 @@ def _to_workout(act: _Activity, label: str, index: int) -> Workout:
         metadata["activity_index"] = index
     if act.untimed:
         metadata["points_without_time"] = act.untimed
-    t = np.asarray(act.t, dtype=np.float64)
-    if float(np.median(t)) < RELATIVE_TIME_LIMIT_S:
+    t = times_s(act.t)
+    timed = np.isfinite(t)
+    if not timed.any():
+        log.warning("%s: activity %d has no readable timestamps, skipped", label, index)
+        return None
+    if not timed.all():
+        metadata["points_without_time"] = metadata.get("points_without_time", 0) + int((~timed).sum())
+    if float(np.median(t[timed])) < RELATIVE_TIME_LIMIT_S:
         metadata["relative_time"] = True
-    cad = _column(act.cad)
-    if cad is not None and sport == "run":
-        cad = cad * 2.0
+    lat, lon = floats(act.lat)[timed], floats(act.lon)[timed]
+    bad_pos = ~((np.abs(lat) <= 90.0) & (np.abs(lon) <= 180.0))
+    lat[bad_pos] = np.nan
+    lon[bad_pos] = np.nan
+    hr, cad, spd, pw, dist = (floats(v)[timed] for v in (act.hr, act.cad, act.spd, act.pw, act.dist))
+    with np.errstate(invalid="ignore"):
+        hr[hr <= 0] = np.nan  # 0 = no reading
+        for arr in (cad, spd, pw, dist):
+            arr[arr < 0] = np.nan
+    cad_col = _column(cad)
+    if cad_col is not None and sport == "run":
+        cad_col = cad_col * 2.0
         metadata["cadence_doubled"] = True
-    lap_d = [d for d in act.lap_dist if math.isfinite(d)]
-    lap_t = [x for x in act.lap_time if math.isfinite(x)]
+    lap_d = [d for d in act.lap_dist if np.isfinite(d)]
+    lap_t = [x for x in act.lap_time if np.isfinite(x)]
     return Workout(
-        time_s=t,
-        hr_bpm=_column(act.hr),
-        speed_mps=_column(act.spd),
-        altitude_m=_column(act.ele),
-        distance_m=_column(act.dist),
-        lat_deg=_column(act.lat),
-        lon_deg=_column(act.lon),
-        cadence_spm=cad,
-        power_w=_column(act.pw),
+        time_s=t[timed],
+        hr_bpm=_column(hr),
+        speed_mps=_column(spd),
+        altitude_m=_column(floats(act.ele)[timed]),
+        distance_m=_column(dist),
+        lat_deg=_column(lat),
+        lon_deg=_column(lon),
+        cadence_spm=cad_col,
+        power_w=_column(pw),
         sport=sport,
         name=act.notes,
         source=label,

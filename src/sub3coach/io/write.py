@@ -12,7 +12,7 @@ lat/lon_deg    8 decimals (~1 mm)                     same
 altitude_m     ``<ele>``, 3 decimals                  ``AltitudeMeters``, 3 decimals
 distance_m     not written (GPX has no such field)    ``DistanceMeters``, 3 decimals
 hr_bpm         ``gpxtpx:hr``, integer (round)         ``HeartRateBpm/Value``, integer
-cadence_spm    ``gpxtpx:cad``, integer               running: ``TPX/RunCadence`` integer
+cadence_spm    ``gpxtpx:cad``, integer                running: ``TPX/RunCadence`` integer
                (running: steps/2, per-leg rpm)        (steps/2); others: ``Cadence`` rpm
 speed_mps      ``gpxtpx:speed``, 3 decimals           ``TPX/Speed``, 3 decimals
 power_w        ``<power>`` (Strava style), integer    ``TPX/Watts``, integer
@@ -220,6 +220,8 @@ def write_tcx(workout: Workout, *, lap_distance_m: float | None = None) -> bytes
         out.append("    <TriggerMethod>Distance</TriggerMethod>\n" if len(starts) > 1 else "    <TriggerMethod>Manual</TriggerMethod>\n")
         out.append("    <Track>\n")
         for i in range(a, b):
+            if not math.isfinite(t[i]):
+                continue  # a Trackpoint must have a Time
             out.append(f"     <Trackpoint><Time>{format_time(float(t[i]))}</Time>")
             if _ok(lat, i) and _ok(lon, i):
                 out.append(f"<Position><LatitudeDegrees>{lat[i]:.8f}</LatitudeDegrees>"  # type: ignore[index]

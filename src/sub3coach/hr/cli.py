@@ -1,0 +1,370 @@
+"""``sub3 hr``: train, evaluate and use heart-rate models (a Typer sub-app, mounted by the lead).
+
+Every command parses its flags, calls one library function and prints a Rich table or, with
+``--json``, JSON. Errors a user can cause print one line on stderr and exit 1 (2 for usage).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from sub3coach.errors import Sub3Error
+
+hr_app = typer.Typer(
+    name="hr",
+    help="Heart-rate model: predict HR from speed and altitude; train and evaluate models.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+console = Console()
+err_console = Console(stderr=True)
+log = logging.getLogger(__name__)
+
+ModelOpt = Annotated[Optional[Path], typer.Option("--model", "-m", help="Model artifact (.pt). Default: the bundled model.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of tables.")]
+
+
+def _fail(message: object, code: int = 1) -> typer.Exit:
+    err_console.print(f"sub3: error: {' '.join(str(message).split())}", markup=False, highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def _print_json(obj: Any) -> None:
+    def default(o: Any) -> Any:
+        if hasattr(o, "item"):
+            return o.item()
+        return str(o)
+
+    typer.echo(json.dumps(obj, indent=2, default=default, allow_nan=False))
+
+
+def _fmt(x: Any, nd: int = 1) -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "-"
+    return f"{x:.{nd}f}" if isinstance(x, float) else str(x)
+
+
+def _hms(seconds: float) -> str:
+    s = int(round(seconds))
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+# ---------------------------------------------------------------------------------------------
+@hr_app.command("train")
+def train_cmd(
+    data: Annotated[Path, typer.Option("--data", help="Corpus Parquet, Endomondo JSON, or library (.duckdb) with HR.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the model artifact (.pt).")],
+    arch: Annotated[str, typer.Option("--arch", help="hrnet (default model), seed-lstm (SUB3_V2), linear or mean.")] = "hrnet",
+    epochs: Annotated[int, typer.Option("--epochs", min=0, help="Maximum epochs (early stopping may end sooner).")] = 30,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the runner split, initialisation and shuffling.")] = 0,
+    patience: Annotated[int, typer.Option("--patience", min=1, help="Epochs without validation improvement before stopping.")] = 5,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 32,
+    lr: Annotated[float, typer.Option("--lr", min=0.0, help="Adam learning rate.")] = 2e-3,
+    checkpoint_dir: Annotated[Optional[Path], typer.Option("--checkpoint-dir", help="Checkpoint folder (default: OUT.ckpt/).")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from the checkpoint of an interrupted run.")] = False,
+    device: Annotated[Optional[str], typer.Option("--device", help="cpu, cuda, cuda:1... (default: GPU when present).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Train an HR model on a runner-disjoint 70/15/15 split and save one artifact.
+
+    Example: sub3 hr train --data ../shared/data/runs-dev.parquet --out my-hr.pt --epochs 20
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from sub3coach.hr.train import TrainConfig, train_from_path
+
+    try:
+        cfg = TrainConfig(arch=arch, epochs=epochs, seed=seed, patience=patience, batch_size=batch_size, lr=lr, device=device)
+    except Sub3Error as exc:
+        raise _fail(exc, 2) from None
+    ckpt = checkpoint_dir or out.with_name(out.name + ".ckpt")
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                        console=err_console, transient=True, disable=as_json)
+    table_rows: list[dict[str, Any]] = []
+    task: list[Any] = []
+
+    def callback(kind: str, rec: dict[str, Any]) -> None:
+        if kind == "epoch_start":
+            if task:
+                progress.remove_task(task.pop())
+            task.append(progress.add_task(f"epoch {rec['epoch']}/{rec['epochs']}", total=rec["batches"]))
+        elif kind == "batch" and task:
+            progress.update(task[0], completed=rec["batch"])
+        elif kind == "epoch":
+            table_rows.append(rec)
+            if not as_json:
+                val = rec.get("val_mae_bpm")
+                progress.console.print(
+                    f"epoch {rec['epoch']:>3}  train MAE {rec['train_mae_bpm']:6.2f} BPM  "
+                    f"val MAE {_fmt(val, 2):>6} BPM  ({_fmt(rec.get('seconds'), 1)} s)"
+                    + ("  *best" if rec.get("best_epoch") == rec["epoch"] else ""),
+                    highlight=False,
+                )
+
+    try:
+        with progress:
+            if not as_json:
+                progress.console.print(f"reading and featurising {data} ...", highlight=False)
+            report = train_from_path(data, out, cfg, checkpoint_dir=ckpt, resume=resume, callback=callback)
+    except Sub3Error as exc:
+        raise _fail(exc) from None
+    if as_json:
+        _print_json(report)
+        return
+    t = report["test"]
+    console.print(f"saved {report['model']} ({report['arch']}, {report['parameters']:,} parameters, best epoch {report['best_epoch']})", highlight=False)
+    console.print(
+        f"held-out runners ({report['split']['test']}): MAE {_fmt(t.get('mae_bpm'), 2)} BPM, RMSE {_fmt(t.get('rmse_bpm'), 2)} BPM, "
+        f"median workout MAE {_fmt(t.get('median_workout_mae_bpm'), 2)} BPM over {t.get('n_workouts')} workouts",
+        highlight=False,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+@hr_app.command("evaluate")
+def evaluate_cmd(
+    data: Annotated[Path, typer.Option("--data", help="Corpus Parquet, Endomondo JSON, library or workout file with HR.")],
+    model: ModelOpt = None,
+    report: Annotated[Optional[Path], typer.Option("--report", help="Write metrics.json, figures and an animated GIF here.")] = None,
+    split: Annotated[str, typer.Option("--split", help="all: every workout; test/val/train: only the runners of that part of the model's own split.")] = "all",
+    as_json: JsonOpt = False,
+) -> None:
+    """Score a model against recorded HR: MAE, RMSE, median per-workout MAE, per type and runner.
+
+    Example: sub3 hr evaluate --data ../shared/data/runs-dev.parquet --split test --json
+    """
+    from sub3coach.hr.artifact import load_model
+    from sub3coach.hr.evaluate import evaluate_path, write_report
+
+    try:
+        lm = load_model(model)
+        runners = None
+        if split != "all":
+            parts = (lm.meta.get("split") or {}).get("runners") or {}
+            if split not in ("train", "val", "test"):
+                raise _fail(f"--split must be all, train, val or test, not {split!r}", 2)
+            if split not in parts:
+                raise Sub3Error(f"the model records no {split!r} runners; use --split all")
+            runners = parts[split]
+        result = evaluate_path(lm, data, runners=runners)
+        if not result.workouts:
+            raise Sub3Error("no workout with heart rate and speed to evaluate", str(data))
+        files = write_report(result, report) if report else {}
+    except Sub3Error as exc:
+        raise _fail(exc) from None
+    m = result.metrics()
+    if files:
+        m["report_files"] = files
+    if as_json:
+        _print_json(m)
+        return
+    console.print(
+        f"{m['model']['name']} on {m['n_workouts']} workouts / {m['n_runners']} runners ({m['n_steps']:,} valid {lm.spec.step_s:g}-s steps): "
+        f"MAE {_fmt(m['mae_bpm'], 2)} BPM, RMSE {_fmt(m['rmse_bpm'], 2)} BPM, median workout MAE {_fmt(m['median_workout_mae_bpm'], 2)} BPM",
+        highlight=False,
+    )
+    for title, key in (("by workout type (from speed only)", "per_type"), ("by runner", "per_runner")):
+        tab = Table(title=title)
+        for c in ("", "workouts", "MAE", "RMSE", "median wk MAE", "true mean", "pred mean"):
+            tab.add_column(c, justify="right" if c else "left")
+        for k, r in m[key].items():
+            tab.add_row(k, str(r["n_workouts"]), _fmt(r["mae_bpm"]), _fmt(r["rmse_bpm"]), _fmt(r["median_workout_mae_bpm"]),
+                        _fmt(r["true_mean_bpm"]), _fmt(r["pred_mean_bpm"]))
+        console.print(tab)
+    if files:
+        console.print(f"report written to {report}: " + ", ".join(Path(f).name for f in files.values()), highlight=False)
+
+
+# ---------------------------------------------------------------------------------------------
+def _load_input(input_: str, library: Path | None) -> tuple[str, Any]:
+    """("corpus", path) or ("workout", Workout) for a file path, or a library run id."""
+    from sub3coach.hr.data import data_kind
+
+    p = Path(input_)
+    if p.exists():
+        kind = data_kind(p)
+        if kind in ("corpus", "endomondo"):
+            return "stream", p
+        if kind == "library":
+            return "stream", p
+        from sub3coach.io.dispatch import read_workout
+
+        return "workout", read_workout(p)
+    # a library run id
+    try:
+        from sub3coach.library import Library
+    except ImportError as exc:  # pragma: no cover - library always ships
+        raise Sub3Error("no such file", input_) from exc
+    lib = Library(library, read_only=True)
+    try:
+        return "workout", lib.get_workout(input_)
+    except KeyError as exc:
+        raise Sub3Error("no such file, and no run with this id in the library", input_) from exc
+    finally:
+        lib.close()
+
+
+@hr_app.command("predict")
+def predict_cmd(
+    input_: Annotated[Optional[str], typer.Argument(metavar="INPUT", help="Workout file (FIT/GPX/TCX), library run id, or corpus Parquet.")] = None,
+    model: ModelOpt = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write predictions: FILE.csv or FILE.parquet (workout_id, timestamp, hr_pred).")] = None,
+    plot: Annotated[Optional[Path], typer.Option("--plot", help="Draw the predicted curve (PNG/SVG/PDF); single workout or course.")] = None,
+    course: Annotated[Optional[Path], typer.Option("--course", help="A route (GPX/FIT/TCX) to predict for a run not yet done.")] = None,
+    pace: Annotated[Optional[str], typer.Option("--pace", help="Planned pace for --course, m:ss per km (e.g. 4:15).")] = None,
+    pace_plan: Annotated[Optional[Path], typer.Option("--pace-plan", help="CSV of km,pace (m:ss) rows for --course.")] = None,
+    max_hr: Annotated[Optional[float], typer.Option("--max-hr", min=100, max=240, help="Your maximum HR for zones (default 190).")] = None,
+    library: Annotated[Optional[Path], typer.Option("--library", envvar="SUB3_LIBRARY", help="Library for run ids.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Predict heart rate, one value per input sample, with mean HR and time in zones.
+
+    Examples: sub3 hr predict run.fit --plot hr.png ;
+    sub3 hr predict --course route.gpx --pace 4:15 ;
+    sub3 hr predict runs.parquet --out hr.parquet
+    """
+    import numpy as np
+
+    from sub3coach.hr.artifact import load_model
+    from sub3coach.hr.predict import course_workout, hr_summary, parse_pace, predict_many, predictions_frame, read_pace_plan
+
+    try:
+        if (input_ is None) == (course is None):
+            raise _fail("give either INPUT or --course ROUTE", 2)
+        if course is not None and (pace is None) == (pace_plan is None):
+            raise _fail("--course needs exactly one of --pace m:ss or --pace-plan FILE", 2)
+        if course is None and (pace or pace_plan):
+            raise _fail("--pace and --pace-plan only apply to --course", 2)
+        if out is not None and out.suffix.lower() not in (".csv", ".parquet"):
+            raise _fail("--out must end in .csv or .parquet", 2)
+        lm = load_model(model)
+        if course is not None:
+            from sub3coach.io.dispatch import read_workout
+
+            paces = parse_pace(pace) if pace else read_pace_plan(pace_plan)  # type: ignore[arg-type]
+            workouts: Any = [course_workout(read_workout(course), paces)]
+            label = f"{course} at {pace or pace_plan}"
+        else:
+            kind, obj = _load_input(input_, library)  # type: ignore[arg-type]
+            if kind == "stream":
+                from sub3coach.hr.data import iter_workouts
+
+                workouts = iter_workouts(obj, sport=None)
+            else:
+                workouts = [obj]
+            label = str(input_)
+        pairs = list(predict_many(lm, workouts))
+        if not pairs:
+            raise Sub3Error("nothing to predict: no workout with speed, distance or GPS", label)
+        frame = predictions_frame(pairs)
+        if out is not None:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            if out.suffix.lower() == ".csv":
+                frame.to_csv(out, index=False)
+            else:
+                frame.to_parquet(out, index=False)
+        if plot is not None:
+            if len(pairs) != 1:
+                raise _fail("--plot draws one workout; INPUT holds several (use --out)", 2)
+            from sub3coach import viz
+
+            w, hr = pairs[0]
+            viz.plot_hr(w.time_s, hr, plot, hr_true=w.hr_bpm if w.has("hr_bpm") else None,
+                        speed_mps=_speed_for_plot(w), title=f"Predicted heart rate - {Path(label).name}", zones_max_hr=max_hr or 190.0)
+    except Sub3Error as exc:
+        raise _fail(exc) from None
+    summaries = []
+    for w, hr in pairs:
+        s = hr_summary(w.time_s, hr, max_hr_bpm=max_hr)
+        s["workout_id"] = w.workout_id or w.content_id()
+        s["n_samples"] = int(len(w))
+        if w.has("hr_bpm"):
+            ok = np.isfinite(w.hr_bpm)  # type: ignore[arg-type]
+            s["recorded_mean_hr_bpm"] = float(np.mean(w.hr_bpm[ok]))  # type: ignore[index]
+        summaries.append(s)
+    result = {"input": label, "model": lm.name, "n_workouts": len(pairs), "n_rows": int(len(frame)),
+              "out": str(out) if out else None, "plot": str(plot) if plot else None,
+              "workouts": summaries if len(summaries) <= 50 else summaries[:50]}
+    if as_json:
+        _print_json(result)
+        return
+    _print_summaries(summaries, max_hr)
+    if out:
+        console.print(f"wrote {len(frame):,} rows to {out}", highlight=False)
+    if plot:
+        console.print(f"plot written to {plot}", highlight=False)
+
+
+def _speed_for_plot(w: Any) -> Any:
+    import numpy as np
+
+    if w.has("speed_mps"):
+        return w.speed_mps
+    d = w.distance_track_m()
+    if d is None:
+        return None
+    from sub3coach.geo import speed_from_distance_mps
+
+    v = speed_from_distance_mps(w.time_s, d)
+    return np.clip(v, 0, 10)
+
+
+def _print_summaries(summaries: list[dict[str, Any]], max_hr: float | None) -> None:
+    if len(summaries) > 1:
+        tab = Table(title=f"predicted HR for {len(summaries)} workouts")
+        for c in ("workout", "duration", "mean HR", "max HR", "recorded mean"):
+            tab.add_column(c, justify="left" if c == "workout" else "right")
+        for s in summaries[:30]:
+            tab.add_row(str(s["workout_id"])[:16], _hms(s["duration_s"]), _fmt(s["mean_hr_bpm"]), _fmt(s["max_hr_pred_bpm"]),
+                        _fmt(s.get("recorded_mean_hr_bpm")))
+        console.print(tab)
+        if len(summaries) > 30:
+            console.print(f"... and {len(summaries) - 30} more (use --out or --json)")
+        return
+    s = summaries[0]
+    basis = f"max HR {s['max_hr_bpm_for_zones']:.0f}" + (" (assumed; set --max-hr)" if s["max_hr_assumed"] else "")
+    console.print(f"mean predicted HR {_fmt(s['mean_hr_bpm'])} BPM, max {_fmt(s['max_hr_pred_bpm'])} BPM over {_hms(s['duration_s'])}"
+                  + (f" (recorded mean {_fmt(s['recorded_mean_hr_bpm'])} BPM)" if s.get("recorded_mean_hr_bpm") else ""), highlight=False)
+    tab = Table(title=f"time in HR zones ({basis})")
+    labels = {"Z0": "below 50%", "Z1": "50-60%", "Z2": "60-70%", "Z3": "70-80%", "Z4": "80-90%", "Z5": "90%+"}
+    tab.add_column("zone")
+    tab.add_column("% max HR")
+    tab.add_column("time", justify="right")
+    tab.add_column("share", justify="right")
+    total = sum(s["time_in_zones_s"].values()) or 1.0
+    for z, secs in s["time_in_zones_s"].items():
+        tab.add_row(z, labels[z], _hms(secs), f"{100 * secs / total:.0f}%")
+    console.print(tab)
+
+
+@hr_app.command("info")
+def info_cmd(model: ModelOpt = None, as_json: JsonOpt = False) -> None:
+    """Show what a model artifact is: architecture, features, training data, metrics.
+
+    Example: sub3 hr info --json
+    """
+    from sub3coach.hr.artifact import describe, load_model
+
+    try:
+        d = describe(load_model(model))
+    except Sub3Error as exc:
+        raise _fail(exc) from None
+    if as_json:
+        _print_json(d)
+        return
+    console.print(f"{d['name']} ({d['arch']}, {d['parameters']:,} parameters), format {d['format']}, sub3coach {d['package_version']}, "
+                  f"created {d['created_utc']}", highlight=False)
+    console.print(f"features ({len(d['features'])}, {d['step_s']:g}-s grid): {', '.join(d['features'])}", highlight=False)
+    test = (d.get("metrics") or {}).get("test") or {}
+    if test:
+        console.print(f"held-out runners: MAE {_fmt(test.get('mae_bpm'), 2)} BPM, RMSE {_fmt(test.get('rmse_bpm'), 2)} BPM, "
+                      f"median workout MAE {_fmt(test.get('median_workout_mae_bpm'), 2)} BPM ({test.get('n_workouts')} workouts)", highlight=False)

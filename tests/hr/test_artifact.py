@@ -1,0 +1,70 @@
+"""One self-describing artifact file and one loader; clear errors for bad or newer files."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from sub3coach.errors import ModelError
+from sub3coach.hr.artifact import FORMAT_VERSION, default_model_path, describe, load_model
+from sub3coach.hr.predict import predict_workout
+from sub3coach.synth import synthetic_run
+
+
+def test_round_trip_keeps_everything(tiny_model_path: Path) -> None:
+    lm = load_model(tiny_model_path)
+    raw = torch.load(tiny_model_path, weights_only=True)
+    assert raw["format"] == FORMAT_VERSION and raw["arch"] == "hrnet" and raw["model_class"] == "HRNet"
+    for key in ("package_version", "config", "state_dict", "features", "normaliser", "data", "history", "train_config"):
+        assert key in raw, key
+    assert tuple(raw["features"]["names"]) == lm.spec.names
+    d = describe(lm)
+    assert d["arch"] == "hrnet" and d["parameters"] > 0 and d["features"] == list(lm.spec.names)
+    # a fresh load of the same file predicts the same thing
+    from sub3coach.hr.artifact import _read, from_artifact
+
+    lm2 = from_artifact(_read(tiny_model_path), str(tiny_model_path))
+    w = synthetic_run(duration_s=600, seed=11)
+    np.testing.assert_array_equal(predict_workout(lm, w), predict_workout(lm2, w))
+
+
+def test_newer_format_fails_clearly(tiny_model_path: Path, tmp_path: Path) -> None:
+    raw = torch.load(tiny_model_path, weights_only=True)
+    raw["format"] = FORMAT_VERSION + 1
+    raw["package_version"] = "9.0.0"
+    p = tmp_path / "future.pt"
+    torch.save(raw, p)
+    with pytest.raises(ModelError) as ei:
+        load_model(p)
+    msg = str(ei.value)
+    assert "newer" in msg and "upgrade" in msg and str(p) in msg and "\n" not in msg
+
+
+@pytest.mark.parametrize("content", [b"", b"not a model at all", b"PK\x03\x04garbage"])
+def test_garbage_and_missing_files_fail_clearly(tmp_path: Path, content: bytes) -> None:
+    p = tmp_path / "bad.pt"
+    p.write_bytes(content)
+    with pytest.raises(ModelError, match="bad.pt"):
+        load_model(p)
+    with pytest.raises(ModelError, match="not found"):
+        load_model(tmp_path / "missing.pt")
+
+
+def test_wrong_shapes_fail_clearly(tiny_model_path: Path, tmp_path: Path) -> None:
+    raw = torch.load(tiny_model_path, weights_only=True)
+    raw["config"]["hidden"] = 7
+    p = tmp_path / "inconsistent.pt"
+    torch.save(raw, p)
+    with pytest.raises(ModelError, match="inconsistent"):
+        load_model(p)
+
+
+def test_bundled_default_model_loads() -> None:
+    if not default_model_path().exists():
+        pytest.fail("the bundled default model sub3coach/models/hr-default.pt is missing")
+    lm = load_model()
+    assert lm.arch == "hrnet"
+    assert default_model_path().stat().st_size < 5_000_000
+    assert (lm.meta.get("metrics") or {}).get("test", {}).get("mae_bpm") is not None

@@ -1,0 +1,118 @@
+"""``sub3 hr`` through Typer's runner: train, evaluate, predict on a tiny synthetic corpus."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from sub3coach.hr.cli import hr_app
+from sub3coach.io.write import write_gpx
+from sub3coach.synth import synthetic_course, synthetic_run
+
+runner = CliRunner()
+
+
+def _ok(args: list[str]) -> str:
+    r = runner.invoke(hr_app, args)
+    assert r.exit_code == 0, (r.output, repr(r.exception))
+    return r.stdout
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("cli") / "m.pt"
+    text = _ok(["train", "--data", str(tiny_corpus), "--out", str(out), "--epochs", "2", "--seed", "3", "--json"])
+    rep = json.loads(text)
+    assert rep["arch"] == "hrnet" and rep["epochs_run"] == 2
+    assert sum(rep["split"].values()) == 4 and all(v >= 1 for v in rep["split"].values())
+    assert out.exists() and (out.parent / "m.pt.ckpt" / "checkpoint.pt").exists()
+    return out
+
+
+def test_train_table_output(tiny_corpus: Path, tmp_path: Path) -> None:
+    out = tmp_path / "lin.pt"
+    text = _ok(["train", "--data", str(tiny_corpus), "--arch", "linear", "--out", str(out)])
+    assert "saved" in text and "held-out runners" in text
+
+
+def test_evaluate_json_and_report(trained: Path, tiny_corpus: Path, tmp_path: Path) -> None:
+    rep_dir = tmp_path / "report"
+    m = json.loads(_ok(["evaluate", "--model", str(trained), "--data", str(tiny_corpus), "--json", "--report", str(rep_dir)]))
+    for key in ("mae_bpm", "rmse_bpm", "median_workout_mae_bpm", "n_workouts", "per_type", "per_runner"):
+        assert key in m
+    assert m["n_workouts"] == 8 and set(m["per_type"]) >= {"recovery", "steady", "intensive", "intervals"}
+    assert 0 < m["mae_bpm"] <= m["rmse_bpm"]
+    for name in ("metrics.json", "pred_vs_true.png", "error_hist.png", "best_median_worst.png", "prediction.gif"):
+        assert (rep_dir / name).stat().st_size > 0, name
+    from PIL import Image
+
+    with Image.open(rep_dir / "prediction.gif") as im:
+        assert im.is_animated and im.n_frames > 10
+    # test split only: the runners the model never saw
+    mt = json.loads(_ok(["evaluate", "--model", str(trained), "--data", str(tiny_corpus), "--split", "test", "--json"]))
+    assert 0 < mt["n_workouts"] < 8
+    text = _ok(["evaluate", "--model", str(trained), "--data", str(tiny_corpus)])
+    assert "by workout type" in text and "MAE" in text
+
+
+def test_predict_workout_file_plot_and_out(trained: Path, tmp_path: Path) -> None:
+    w = synthetic_run(duration_s=1200, seed=9)
+    gpx = tmp_path / "run.gpx"
+    gpx.write_bytes(write_gpx(w))
+    out, png = tmp_path / "hr.csv", tmp_path / "hr.png"
+    text = _ok(["predict", str(gpx), "--model", str(trained), "--out", str(out), "--plot", str(png)])
+    assert "mean predicted HR" in text and "Z2" in text
+    df = pd.read_csv(out)
+    assert list(df.columns) == ["workout_id", "timestamp", "hr_pred"]
+    assert df["hr_pred"].between(40, 220).all() and df["timestamp"].is_monotonic_increasing
+    assert png.stat().st_size > 10_000
+
+
+def test_predict_corpus_parquet(trained: Path, tiny_corpus: Path, tmp_path: Path) -> None:
+    out = tmp_path / "hr.parquet"
+    res = json.loads(_ok(["predict", str(tiny_corpus), "--model", str(trained), "--out", str(out), "--json"]))
+    df = pd.read_parquet(out)
+    assert res["n_workouts"] == 8 and res["n_rows"] == len(df)
+    assert sorted(df["workout_id"].unique()) == sorted(f"w{r}-{k}" for r in range(4) for k in range(2))
+
+
+def test_predict_course_with_pace_and_plan(tmp_path: Path) -> None:
+    route = tmp_path / "route.gpx"
+    route.write_bytes(write_gpx(synthetic_course(6000, seed=4)))
+    res = json.loads(_ok(["predict", "--course", str(route), "--pace", "4:30", "--json", "--max-hr", "185"]))
+    s = res["workouts"][0]
+    assert s["duration_s"] == pytest.approx(6 * 270, rel=0.03)
+    assert 100 < s["mean_hr_bpm"] < 200 and s["max_hr_bpm_for_zones"] == 185
+    plan = tmp_path / "plan.csv"
+    plan.write_text("km,pace\n1,5:30\n2,4:30\n")
+    res2 = json.loads(_ok(["predict", "--course", str(route), "--pace-plan", str(plan), "--json"]))
+    assert res2["workouts"][0]["duration_s"] > s["duration_s"]
+
+
+@pytest.mark.parametrize(
+    "args,needle,code",
+    [
+        (["predict", "nope.fit"], "nope.fit", 1),
+        (["predict", "--course", "r.gpx"], "--pace", 2),
+        (["predict", "x.fit", "--out", "x.txt"], ".csv or .parquet", 2),
+        (["evaluate", "--data", "missing.parquet"], "missing.parquet", 1),
+        (["train", "--data", "missing.parquet", "--out", "m.pt", "--arch", "nope"], "unknown architecture", 2),
+        (["predict", "--model", "nothere.pt", "--course", "r.gpx", "--pace", "4:00"], "nothere.pt", 1),
+    ],
+)
+def test_errors_are_one_line(args: list[str], needle: str, code: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SUB3_LIBRARY", str(tmp_path / "lib.duckdb"))
+    r = runner.invoke(hr_app, args)
+    assert r.exit_code == code, r.output
+    err = r.stderr.strip()
+    assert needle in err and len(err.splitlines()) == 1 and "Traceback" not in r.output
+
+
+def test_every_command_has_an_example() -> None:
+    for cmd in ("train", "evaluate", "predict", "info"):
+        r = runner.invoke(hr_app, [cmd, "--help"])
+        assert r.exit_code == 0 and "Example" in r.stdout, cmd
