@@ -163,13 +163,13 @@ def animate_hr(
     *,
     speed_mps: np.ndarray | None = None,
     title: str = "Predicted vs true heart rate",
-    frames: int = 60,
-    fps: int = 12,
+    frames: int = 40,
+    fps: int = 10,
 ) -> Path:
     """An animated GIF: the predicted curve draws itself beside the true one.
 
     Frames are rendered with matplotlib (Agg) and assembled with Pillow; ``frames`` bounds the
-    file size (about 60 frames of 640x320 px, a few hundred KB)."""
+    file size (40 frames of 640x320 px: a few hundred KB)."""
     plt = _plt()
     from PIL import Image
 

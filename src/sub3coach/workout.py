@@ -176,6 +176,15 @@ class Workout:
         """Per-run summary (distance, durations, elevation gain, HR, pace)."""
         dist = self.distance_track_m()
         distance = float(np.nanmax(dist)) if dist is not None and dist.size else None
+        meta: dict[str, Any] = {}
+        if self.device_distance_m and self.device_distance_m > 0:
+            # The device's own session/lap total is what the runner saw on the watch; it also
+            # covers stretches the file has no samples for (e.g. a Suunto TCX whose first laps
+            # carry no trackpoints). It is used unless the samples clearly run past it (lap
+            # summaries that stop before the recording does, as in some Movescount exports).
+            meta["distance_from_samples_m"] = distance
+            if distance is None or distance <= 1.05 * self.device_distance_m:
+                distance = float(self.device_distance_m)
         moving = geo.moving_time_s(self.time_s, dist) if dist is not None else None
         gain = geo.elevation_gain_m(self.altitude_m) if self.has("altitude_m") else None
         avg_hr = max_hr = None
@@ -197,6 +206,7 @@ class Workout:
             user_id=self.user_id,
             gender=self.gender,
             summary_only=False,
+            metadata=meta,
         )
 
 

@@ -199,12 +199,15 @@ def _load_input(input_: str, library: Path | None) -> tuple[str, Any]:
         from sub3coach.io.dispatch import read_workout
 
         return "workout", read_workout(p)
-    # a library run id
+    # not a file: a library run id (unless it plainly names a file)
+    if p.suffix.lower() in (".fit", ".gpx", ".tcx", ".gz", ".parquet", ".json", ".csv", ".zip") or "/" in input_:
+        raise Sub3Error("no such file", input_)
+    from sub3coach.library import Library
+
     try:
-        from sub3coach.library import Library
-    except ImportError as exc:  # pragma: no cover - library always ships
-        raise Sub3Error("no such file", input_) from exc
-    lib = Library(library, read_only=True)
+        lib = Library(library, read_only=True)
+    except Sub3Error as exc:
+        raise Sub3Error(f"no such file, and no library to look it up as a run id ({exc.detail})", input_) from exc
     try:
         return "workout", lib.get_workout(input_)
     except KeyError as exc:
