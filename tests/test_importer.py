@@ -131,3 +131,32 @@ def test_import_of_shared_files_matches_device_distances(tmp_path: Path, lib: Li
     assert any(r["source"].endswith(valid_in_invalid) and r["sport"] == "bike" for r in lib.runs())
     again = import_paths([files], lib, workers=2)
     assert again.imported == 0
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_strava_export_zip_keeps_metadata_and_reports_missing_files(tmp_path: Path, lib: Library, workers: int) -> None:
+    from tests.fixtures.make_exports import make_strava_export
+
+    spec = make_strava_export(tmp_path / "export_123.zip", n=4, missing=True, manual=True)
+    with_file = [r for r in spec.rows if r.kind not in ("missing", "manual")]
+    rep = import_paths([spec.path], lib, workers=workers)
+    assert rep.imported == len(with_file), rep
+    assert len(rep.failed) == 1 and "missing" in rep.failed[0]["error"]
+    names = {r["name"] for r in lib.runs()}
+    assert names == {r.name for r in with_file}
+    meta = {r["metadata"]["strava_id"]: r["metadata"] for r in lib.runs()}
+    for r in with_file:
+        assert meta[r.strava_id].get("gear") == (r.gear or None)
+    again = import_paths([spec.path], lib, workers=workers)
+    assert again.imported == 0 and again.duplicates == len(with_file)
+
+
+def test_apple_health_export_imports_running_workouts(tmp_path: Path, lib: Library) -> None:
+    from tests.fixtures.make_exports import make_apple_health_export
+
+    spec = make_apple_health_export(tmp_path / "export.zip", n_runs=2)
+    rep = import_paths([spec.path], lib)
+    assert rep.imported >= 2 and not rep.failed, rep
+    rows = lib.runs()
+    assert all(r["sport"] == "run" and r["source_format"] == "apple_health" for r in rows)
+    assert all(r["avg_hr_bpm"] and 60 < r["avg_hr_bpm"] < 200 for r in rows)

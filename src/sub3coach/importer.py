@@ -221,6 +221,32 @@ def parse_job(job: Job) -> tuple[str, str | None, list[Workout] | None, Sub3Erro
         return job.label, None, None, Sub3Error(f"unexpected error: {type(exc).__name__}: {exc}", job.label)
 
 
+Outcome = tuple[str, "str | None", "list[Workout] | None", "Sub3Error | None"]
+
+
+def parse_jobs(jobs: list[Job]) -> list[Outcome]:
+    """:func:`parse_job` for several jobs (one worker task)."""
+    return [parse_job(j) for j in jobs]
+
+
+def parse_strava_shard(path: str, label: str, k: int, n: int) -> list[Outcome]:
+    """Read and clean shard ``k`` of ``n`` of a Strava export (one worker task)."""
+    from sub3coach.clean import clean
+    from sub3coach.io.strava_export import iter_strava_export
+
+    out: list[Outcome] = []
+    try:
+        for item in iter_strava_export(path, name=label, shard=(k, n)):
+            if item.error is not None:
+                out.append((item.source, None, None, item.error))
+            else:
+                out.append((item.source, None, [clean(w) for w in item.workouts], None))
+    except Sub3Error as exc:
+        if k == 0:  # the same container error hits every shard: report it once
+            out.append((label, None, None, exc))
+    return out
+
+
 # ----- the import -----------------------------------------------------------------------
 class Importer:
     """Imports jobs into a library and keeps an :class:`ImportReport`.
@@ -286,30 +312,42 @@ class Importer:
             if j.kind == "error":
                 assert j.error is not None
                 self._outcome(j.label, None, None, j.error)
-        if len(parse) <= 2 or self.workers <= 1:
-            for j in parse:
-                self._outcome(*parse_job(j))
-        else:
-            self._run_pool(parse)
+        parallel = self.workers > 1
+        # worker tasks: small batches of files, and shards of each Strava export
+        tasks: list[tuple[Callable[..., list[Outcome]], tuple[Any, ...]]] = []
+        batch = max(1, min(8, len(parse) // (4 * self.workers) or 1))
+        for i in range(0, len(parse), batch):
+            tasks.append((parse_jobs, (parse[i : i + batch],)))
         for j in jobs:
-            if j.kind == "stream":
+            if j.kind == "stream" and j.stream_kind == "strava":
+                n = 4 * self.workers if parallel else 1
+                tasks.extend((parse_strava_shard, (j.path, j.label, k, n)) for k in range(n))
+        if parallel and len(tasks) > 1:
+            self._run_pool(tasks)
+        else:
+            for fn, args in tasks:
+                for outcome in fn(*args):
+                    self._outcome(*outcome)
+        for j in jobs:
+            if j.kind == "stream" and j.stream_kind != "strava":
                 self._run_stream(j)
         return self.report
 
-    def _run_pool(self, parse: list[Job]) -> None:
+    def _run_pool(self, tasks: list[tuple[Callable[..., list[Outcome]], tuple[Any, ...]]]) -> None:
         ctx = mp.get_context("forkserver")
         with cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx) as pool:
             pending: set[cf.Future[Any]] = set()
-            it = iter(parse)
             try:
-                for j in it:
-                    pending.add(pool.submit(parse_job, j))
-                    if len(pending) >= 4 * self.workers:
+                for fn, args in tasks:
+                    pending.add(pool.submit(fn, *args))
+                    if len(pending) >= 3 * self.workers:
                         done, pending = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
                         for f in done:
-                            self._outcome(*f.result())
+                            for outcome in f.result():
+                                self._outcome(*outcome)
                 for f in cf.as_completed(pending):
-                    self._outcome(*f.result())
+                    for outcome in f.result():
+                        self._outcome(*outcome)
             except BaseException:
                 pool.shutdown(wait=False, cancel_futures=True)
                 raise
@@ -361,14 +399,6 @@ def _iter_stream(job: Job) -> Iterator[tuple[str, list[Workout] | None, Sub3Erro
 
         for w in iter_apple_health(job.path, name=job.label):
             yield w.source or job.label, [clean(w)], None
-    elif job.stream_kind == "strava":
-        from sub3coach.io.strava_export import iter_strava_export
-
-        for item in iter_strava_export(job.path, name=job.label):
-            if item.error is not None:
-                yield item.source, None, item.error
-            else:
-                yield item.source, [clean(w) for w in item.workouts], None
     else:  # pragma: no cover - expand() only makes the kinds above
         raise UnsupportedFormat(f"unknown stream kind {job.stream_kind}", job.label)
 

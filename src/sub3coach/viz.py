@@ -203,3 +203,52 @@ def animate_hr(
     durations = [int(1000 / fps)] * (len(images) - 1) + [2000]
     images[0].save(p, save_all=True, append_images=images[1:], duration=durations, loop=0, optimize=True)
     return p
+
+
+def plot_workout(workout: Any, path: str | os.PathLike, *, hr_pred_bpm: np.ndarray | None = None) -> Path:
+    """Heart rate, pace and elevation of a :class:`~sub3coach.workout.Workout` against elapsed
+    minutes, in three stacked panels (the ``sub3 show --plot`` figure).
+
+    Args:
+        workout: the workout (SI units).
+        path: output image (PNG, SVG or PDF by extension).
+        hr_pred_bpm: optional predicted HR per sample (BPM), drawn beside the recorded HR.
+    """
+    plt = _plt()
+    tm = _minutes(workout.time_s)
+    fig, (ax_hr, ax_pace, ax_alt) = plt.subplots(3, 1, figsize=(10, 7.5), dpi=110, sharex=True)
+    if workout.hr_bpm is not None and np.isfinite(workout.hr_bpm).any():
+        ax_hr.plot(tm, workout.hr_bpm, color=TRUE_COLOR, lw=1.0, label="recorded HR")
+    if hr_pred_bpm is not None:
+        ax_hr.plot(tm, hr_pred_bpm, color=PRED_COLOR, lw=1.2, label="predicted HR")
+    if ax_hr.lines:
+        ax_hr.legend(loc="lower right")
+    else:
+        ax_hr.text(0.5, 0.5, "no heart rate", transform=ax_hr.transAxes, ha="center", va="center", color="grey")
+    ax_hr.set_ylabel("HR (BPM)")
+    if workout.speed_mps is not None and np.isfinite(workout.speed_mps).any():
+        with np.errstate(divide="ignore", invalid="ignore"):
+            pace = np.where(workout.speed_mps > 0.8, 1000.0 / workout.speed_mps / 60.0, np.nan)
+        ax_pace.plot(tm, pace, color=SPEED_COLOR, lw=0.8)
+        finite = pace[np.isfinite(pace)]
+        if finite.size:
+            lo, hi = np.percentile(finite, [1, 99])
+            ax_pace.set_ylim(hi + 0.3, max(lo - 0.3, 0.0))  # inverted: faster is up
+    ax_pace.set_ylabel("pace (min/km)")
+    if workout.altitude_m is not None and np.isfinite(workout.altitude_m).any():
+        alt = workout.altitude_m
+        ax_alt.fill_between(tm, alt, float(np.nanmin(alt)), color="#8c564b", alpha=0.35)
+        ax_alt.plot(tm, alt, color="#8c564b", lw=0.8)
+    else:
+        ax_alt.text(0.5, 0.5, "no altitude", transform=ax_alt.transAxes, ha="center", va="center", color="grey")
+    ax_alt.set_ylabel("elevation (m)")
+    ax_alt.set_xlabel("elapsed time (min)")
+    for ax in (ax_hr, ax_pace, ax_alt):
+        ax.grid(alpha=0.3)
+    title = workout.name or (Path(str(workout.source)).name if workout.source else "workout")
+    fig.suptitle(f"{title} ({workout.start_time:%Y-%m-%d %H:%M} UTC)")
+    fig.tight_layout()
+    p = Path(path)
+    fig.savefig(p)
+    plt.close(fig)
+    return p

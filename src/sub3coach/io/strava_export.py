@@ -374,7 +374,9 @@ def _apply_row(workouts: list[Workout], meta: dict[str, object]) -> None:
             w.sport = normalise_sport(str(stype))
 
 
-def iter_strava_export(src: Source, *, name: str | None = None) -> Iterator[StravaItem]:
+def iter_strava_export(
+    src: Source, *, name: str | None = None, shard: tuple[int, int] | None = None
+) -> Iterator[StravaItem]:
     """Yield one :class:`StravaItem` per activity file of a Strava bulk export.
 
     Args:
@@ -386,10 +388,23 @@ def iter_strava_export(src: Source, *, name: str | None = None) -> Iterator[Stra
     activities) yield nothing: see :func:`strava_export_summaries`. A row whose file is
     missing yields an item with ``error=CorruptFile(...)``.
 
+    ``shard=(k, n)`` yields only the items whose position in that order is ``k`` modulo
+    ``n`` (the others are not read), so ``n`` processes can share one export.
+
     Raises:
         UnsafeArchive: the zip has members outside its folder or is a zip bomb (nothing read).
         CorruptFile: not a zip/folder, or no (readable) ``activities.csv``.
     """
+    k, n = shard if shard is not None else (0, 1)
+    if not 0 <= k < n:
+        raise ValueError(f"bad shard {shard!r}")
+    position = -1
+
+    def mine() -> bool:
+        nonlocal position
+        position += 1
+        return position % n == k
+
     with _Export(src, name) as exp:
         seen: set[str] = set()
         for table, row in _iter_rows(exp.csv_text(), exp.label):
@@ -400,12 +415,14 @@ def iter_strava_export(src: Source, *, name: str | None = None) -> Iterator[Stra
             if rel.startswith("./"):
                 rel = rel[2:]
             seen.add(rel)
+            if not mine():
+                continue
             item = _read_item(exp, rel)
             if item.error is None:
                 _apply_row(item.workouts, _row_metadata(table, row))
             yield item
         for rel in exp.activity_files():
-            if rel in seen:
+            if rel in seen or not mine():
                 continue
             log.info("%s is not listed in %s; reading it without Strava metadata", exp.source_of(rel), CSV_NAME)
             yield _read_item(exp, rel)
