@@ -26,6 +26,7 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
+from sub3coach import geo
 from sub3coach.workout import Workout
 
 log = logging.getLogger(__name__)
@@ -100,23 +101,8 @@ def trailing_diff(x: np.ndarray, k: int) -> np.ndarray:
 
 
 def cumulative_gain(alt: np.ndarray, threshold_m: float = 2.0) -> np.ndarray:
-    """Cumulative ascent, metres, at each step, with the hysteresis of
-    :func:`sub3coach.geo.elevation_gain_m` (climbs count once they exceed ``threshold_m``)."""
-    out = np.zeros(alt.shape, dtype=np.float64)
-    if alt.size == 0:
-        return out
-    gain = 0.0
-    ref = float(alt[0])
-    a = alt.tolist()
-    for i in range(1, len(a)):
-        v = a[i]
-        if v - ref >= threshold_m:
-            gain += v - ref
-            ref = v
-        elif ref - v >= threshold_m:
-            ref = v
-        out[i] = gain
-    return out
+    """Cumulative ascent, metres, at each step (:func:`sub3coach.geo.cumulative_elevation_gain_m`)."""
+    return geo.cumulative_elevation_gain_m(alt, threshold_m)
 
 
 def _fill_nan_linear(x: np.ndarray) -> np.ndarray:

@@ -44,22 +44,27 @@ def cumulative_distance_m(lat_deg: np.ndarray, lon_deg: np.ndarray) -> np.ndarra
     return np.cumsum(step_distances_m(lat_deg, lon_deg))
 
 
-def elevation_gain_m(altitude_m: np.ndarray, threshold_m: float = 2.0) -> float:
-    """Total ascent in metres with a hysteresis threshold.
+def cumulative_elevation_gain_m(altitude_m: np.ndarray, threshold_m: float = 2.0) -> np.ndarray:
+    """Ascent so far at each sample, metres (same length as the input; see :func:`elevation_gain_m`).
 
     A two-state hysteresis (the approach of most watch vendors): while descending, the lowest
     point so far is tracked; a climb starts once altitude has risen ``threshold_m`` above it
     and then counts every metre up to the highest point, until altitude falls
     ``threshold_m`` below that peak. This suppresses GPS/barometer jitter smaller than the
-    threshold without losing the ends of real climbs. Missing samples are ignored."""
+    threshold without losing the ends of real climbs. Missing samples (NaN) carry the
+    previous value."""
     alt = np.asarray(altitude_m, dtype=np.float64)
-    alt = alt[np.isfinite(alt)]
-    if alt.size < 2:
-        return 0.0
+    out = np.zeros(alt.shape, dtype=np.float64)
+    valid = np.flatnonzero(np.isfinite(alt))
+    if valid.size < 2:
+        return out
+    vals = alt[valid].tolist()
+    steps = np.zeros(valid.size, dtype=np.float64)
     gain = 0.0
-    low = high = float(alt[0])
+    low = high = vals[0]
     up = False
-    for x in alt[1:].tolist():
+    for i in range(1, len(vals)):
+        x = vals[i]
         if not up:
             if x < low:
                 low = x
@@ -73,7 +78,20 @@ def elevation_gain_m(altitude_m: np.ndarray, threshold_m: float = 2.0) -> float:
         elif high - x >= threshold_m:
             up = False
             low = x
-    return float(gain)
+        steps[i] = gain
+    out[valid] = steps
+    # carry the last value over missing samples
+    idx = np.zeros(alt.shape, dtype=np.int64)
+    idx[valid] = valid
+    np.maximum.accumulate(idx, out=idx)
+    return out[idx]
+
+
+def elevation_gain_m(altitude_m: np.ndarray, threshold_m: float = 2.0) -> float:
+    """Total ascent in metres with a ``threshold_m`` hysteresis (see
+    :func:`cumulative_elevation_gain_m`). Missing samples are ignored."""
+    c = cumulative_elevation_gain_m(altitude_m, threshold_m)
+    return float(c[-1]) if c.size else 0.0
 
 
 def moving_mask(

@@ -116,3 +116,18 @@ def test_every_command_has_an_example() -> None:
     for cmd in ("train", "evaluate", "predict", "info"):
         r = runner.invoke(hr_app, [cmd, "--help"])
         assert r.exit_code == 0 and "Example" in r.stdout, cmd
+
+
+def test_library_as_data_and_run_id_as_input(trained: Path, tmp_path: Path) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from sub3coach.library import Library
+
+    lib_path = tmp_path / "lib.duckdb"
+    start = datetime(2024, 3, 1, 7, 0, tzinfo=timezone.utc)
+    with Library(lib_path) as lib:
+        ids = [lib.add_workout(synthetic_run(duration_s=900, seed=50 + k, start=start + timedelta(days=k))).run_id for k in range(3)]
+    m = json.loads(_ok(["evaluate", "--model", str(trained), "--data", str(lib_path), "--json"]))
+    assert m["n_workouts"] == 3
+    res = json.loads(_ok(["predict", ids[0], "--library", str(lib_path), "--model", str(trained), "--json"]))
+    assert res["n_workouts"] == 1 and res["workouts"][0]["n_samples"] > 400

@@ -315,10 +315,14 @@ def test_large_export_streams(tmp_path: Path) -> None:
             fh.write(rec.format(d=d))
             fh.write(_hr(t0 + k * 60, 60 + k % 50, 120))
         fh.write(_workout(start=t0, end=t0 + 3600) + "</HealthData>\n")
-    code = ("import resource, sys, time\n"
+    # Linux carries ru_maxrss across exec (a child spawned by a large pytest process would
+    # report the parent's peak), so reset the high-water mark and read VmHWM instead.
+    code = ("import re, sys, time\n"
+            "open('/proc/self/clear_refs', 'w').write('5')\n"
             "from sub3coach.io.apple_health import iter_apple_health\n"
             "t = time.perf_counter(); ws = list(iter_apple_health(sys.argv[1])); dt = time.perf_counter() - t\n"
-            "print(len(ws), len(ws[0]), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, dt)\n")
+            "hwm = int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1))\n"
+            "print(len(ws), len(ws[0]), hwm, dt)\n")
     out = subprocess.run([sys.executable, "-c", code, str(p)], capture_output=True, text=True, check=True).stdout.split()
     n_workouts, n_samples, peak_kib, seconds = int(out[0]), int(out[1]), int(out[2]), float(out[3])
     assert (n_workouts, n_samples) == (1, 61)

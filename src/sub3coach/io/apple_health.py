@@ -42,6 +42,7 @@ from defusedxml import DefusedXmlException, EntitiesForbidden, ExternalReference
 
 from sub3coach.errors import CorruptFile, Sub3Error, UnsafeArchive
 from sub3coach.io._source import Source, check_zip, open_zip, read_bytes, read_zip_member, source_name
+from sub3coach.io.gpx import to_float as _float
 from sub3coach.workout import Workout, normalise_sport
 
 log = logging.getLogger(__name__)
@@ -146,16 +147,6 @@ def interpolate_samples(t_target: np.ndarray, t_src: np.ndarray, values: np.ndar
     ok = np.isfinite(t_target) & (d <= max_gap_s)
     out[ok] = v[ok]
     return out
-
-
-def _float(text: str | None) -> float:
-    if text is None:
-        return math.nan
-    try:
-        v = float(text)
-    except ValueError:
-        return math.nan
-    return v if math.isfinite(v) else math.nan
 
 
 def _length_m(value: str | None, unit: str | None) -> float | None:

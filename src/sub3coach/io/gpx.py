@@ -102,7 +102,7 @@ def parse_time_s(text: str | None) -> float:
     return float(secs)
 
 
-def _to_float(text: str | None) -> float:
+def to_float(text: str | None) -> float:
     """``float(text)`` or NaN for missing/garbled numbers."""
     if text is None:
         return math.nan
@@ -221,7 +221,7 @@ def floats(values: list[str | None]) -> np.ndarray:
     try:
         arr = np.array(["nan" if v is None else v for v in values], dtype=np.float64)
     except ValueError:
-        arr = np.array([_to_float(v) for v in values], dtype=np.float64)
+        arr = np.array([to_float(v) for v in values], dtype=np.float64)
     arr[~np.isfinite(arr)] = np.nan
     return arr
 
@@ -388,7 +388,7 @@ def read_gpx(src: Source, *, name: str | None = None) -> list[Workout]:
     for child in root:
         if local_name(child.tag) == "extensions":  # running_page/Garmin summary values
             for e in child:
-                v = _to_float(e.text)
+                v = to_float(e.text)
                 if math.isfinite(v):
                     top_ext[local_name(e.tag)] = v
     creator = root.get("creator")

@@ -30,7 +30,7 @@ import numpy as np
 
 from sub3coach.errors import CorruptFile, NotAnActivity
 from sub3coach.io._source import Source, read_bytes
-from sub3coach.io.gpx import RELATIVE_TIME_LIMIT_S, _to_float, floats, iter_xml, local_name, times_s
+from sub3coach.io.gpx import RELATIVE_TIME_LIMIT_S, to_float, floats, iter_xml, local_name, times_s
 from sub3coach.workout import Workout, normalise_sport
 
 log = logging.getLogger(__name__)
@@ -177,9 +177,9 @@ def read_tcx(src: Source, *, name: str | None = None) -> list[Workout]:
             for child in elem:
                 ck = _kind(child.tag)
                 if ck == _K_DIST:
-                    cur.lap_dist.append(_to_float(child.text))
+                    cur.lap_dist.append(to_float(child.text))
                 elif local_name(child.tag) == "totaltimeseconds":
-                    cur.lap_time.append(_to_float(child.text))
+                    cur.lap_time.append(to_float(child.text))
             elem.clear()
         elif k == _K_ACTIVITY:
             in_activity = True

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Set up sub3coach in ./.venv and run the main job on an example run:
+# write a realistic example run, import it into a library, print its summary and plot it,
+# then predict its heart-rate curve with the bundled model.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python3 -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q torch==2.13.0          # CPU build; satisfies torch>=2.4 in pyproject
+.venv/bin/python -m pip install -q -e '.[test]'
+export SUB3_LIBRARY="${SUB3_LIBRARY:-$PWD/out/library.duckdb}"
+mkdir -p out
+.venv/bin/sub3 example out/example-run.gpx --minutes 45 --pace 5:00
+.venv/bin/sub3 import out/example-run.gpx
+.venv/bin/sub3 runs
+.venv/bin/sub3 show latest --plot out/example-run.png
+echo "library: $SUB3_LIBRARY; figures in ./out"

@@ -1,0 +1,1 @@
+"""Next-workout planner: history tables, a Transformer pace model, coach-rule suggestions, race prediction."""
