@@ -81,3 +81,54 @@ def test_missing_path_and_unknown_run(tmp_path: Path) -> None:
     assert r.returncode == 1 and "no such file" in r.stderr
     r = sub3("show", "deadbeef", "--library", lib)
     assert r.returncode == 1 and "no run with id" in r.stderr
+
+
+def test_non_activity_fit_alone_is_refused_with_its_reason(tmp_path: Path) -> None:
+    from tests.fixtures.make_fit import make_fit_settings
+
+    p = tmp_path / "Settings.fit"
+    p.write_bytes(make_fit_settings())
+    r = sub3("import", str(p), "--library", str(tmp_path / "l.duckdb"), "--json")
+    assert r.returncode == 1
+    rep = json.loads(r.stdout)
+    assert rep["imported"] == 0 and rep["skipped"][0]["path"] == str(p) and "settings" in rep["skipped"][0]["reason"]
+
+
+def test_ctrl_c_during_import_leaves_only_whole_workouts(tmp_path: Path) -> None:
+    """A real SIGINT in the middle of a batch: every stored run has its samples, and a
+    re-import completes the batch without duplicates."""
+    import signal
+    import time
+
+    import duckdb
+
+    d = tmp_path / "many"
+    d.mkdir()
+    for k in range(60):
+        w = synthetic_run(duration_s=3600, seed=k)
+        (d / f"run{k:02d}.gpx").write_bytes(write_gpx(w.replace(time_s=w.time_s + k * 86400)))
+    lib = tmp_path / "lib.duckdb"
+    proc = subprocess.Popen([sys.executable, "-m", "sub3coach.cli", "import", str(d), "--library", str(lib), "--workers", "1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and proc.poll() is None:  # wait until some runs are stored
+        time.sleep(0.5)
+        if lib.exists() and lib.stat().st_size > 1_000_000:
+            break
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    if proc.returncode == 0:
+        pytest.skip("the import finished before the interrupt (machine too fast)")
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    con = duckdb.connect(str(lib), read_only=True)
+    n_runs, n_orphans = con.execute(
+        "select count(*), count(*) filter (where s.run_id is null) from runs r left join samples s on s.run_id = r.id"
+    ).fetchone()
+    n_samples = con.execute("select count(*) from samples").fetchone()[0]
+    con.close()
+    assert 0 < n_runs < 60 and n_orphans == 0 and n_samples == n_runs
+    r = sub3("import", str(d), "--library", str(lib), "--json")
+    rep = json.loads(r.stdout)
+    assert rep["imported"] + rep["duplicates"] == 60 and rep["duplicates"] == n_runs

@@ -64,9 +64,9 @@ def train_cmd(
     data: Annotated[Path, typer.Option("--data", help="Corpus Parquet, Endomondo JSON, or library (.duckdb) with HR.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the model artifact (.pt).")],
     arch: Annotated[str, typer.Option("--arch", help="hrnet (default model), seed-lstm (SUB3_V2), linear or mean.")] = "hrnet",
-    epochs: Annotated[int, typer.Option("--epochs", min=0, help="Maximum epochs (early stopping may end sooner).")] = 30,
+    epochs: Annotated[int, typer.Option("--epochs", min=0, help="Maximum epochs (early stopping may end sooner).")] = 15,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the runner split, initialisation and shuffling.")] = 0,
-    patience: Annotated[int, typer.Option("--patience", min=1, help="Epochs without validation improvement before stopping.")] = 5,
+    patience: Annotated[int, typer.Option("--patience", min=1, help="Epochs without validation improvement before stopping.")] = 4,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 32,
     lr: Annotated[float, typer.Option("--lr", min=0.0, help="Adam learning rate.")] = 2e-3,
     checkpoint_dir: Annotated[Optional[Path], typer.Option("--checkpoint-dir", help="Checkpoint folder (default: OUT.ckpt/).")] = None,
@@ -76,7 +76,10 @@ def train_cmd(
 ) -> None:
     """Train an HR model on a runner-disjoint 70/15/15 split and save one artifact.
 
-    Example: sub3 hr train --data ../shared/data/runs-dev.parquet --out my-hr.pt --epochs 20
+    \b
+    Example:
+      sub3 hr train --data ../shared/data/runs-dev.parquet --out my-hr.pt --epochs 15
+      sub3 hr train --data ../shared/data/runs-dev.parquet --out my-hr.pt --epochs 15 --resume
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -140,7 +143,10 @@ def evaluate_cmd(
 ) -> None:
     """Score a model against recorded HR: MAE, RMSE, median per-workout MAE, per type and runner.
 
-    Example: sub3 hr evaluate --data ../shared/data/runs-dev.parquet --split test --json
+    \b
+    Example:
+      sub3 hr evaluate --data ../shared/data/runs-dev.parquet --split test --json
+      sub3 hr evaluate --model my-hr.pt --data runs.parquet --report report/
     """
     from sub3coach.hr.artifact import load_model
     from sub3coach.hr.evaluate import evaluate_path, write_report
@@ -231,9 +237,14 @@ def predict_cmd(
 ) -> None:
     """Predict heart rate, one value per input sample, with mean HR and time in zones.
 
-    Examples: sub3 hr predict run.fit --plot hr.png ;
-    sub3 hr predict --course route.gpx --pace 4:15 ;
-    sub3 hr predict runs.parquet --out hr.parquet
+    Zones are % of --max-hr (default 190): Z1 50-60, Z2 60-70, Z3 70-80, Z4 80-90, Z5 90+.
+
+    \b
+    Examples:
+      sub3 hr predict run.fit --plot hr.png
+      sub3 hr predict --course route.gpx --pace 4:15 --max-hr 185
+      sub3 hr predict --course route.gpx --pace-plan plan.csv
+      sub3 hr predict runs.parquet --out hr.parquet
     """
     import numpy as np
 
@@ -353,7 +364,9 @@ def _print_summaries(summaries: list[dict[str, Any]], max_hr: float | None) -> N
 def info_cmd(model: ModelOpt = None, as_json: JsonOpt = False) -> None:
     """Show what a model artifact is: architecture, features, training data, metrics.
 
-    Example: sub3 hr info --json
+    \b
+    Example:
+      sub3 hr info --json
     """
     from sub3coach.hr.artifact import describe, load_model
 

@@ -72,8 +72,8 @@ class TrainConfig:
     hidden: int | None = None
     layers: int | None = None
     dropout: float = 0.0
-    epochs: int = 30
-    patience: int = 5
+    epochs: int = 15
+    patience: int = 4
     batch_size: int = 32
     lr: float = 2e-3
     lr_decay: float = 0.5
