@@ -94,7 +94,8 @@ def test_non_activity_fit_alone_is_refused_with_its_reason(tmp_path: Path) -> No
     assert rep["imported"] == 0 and rep["skipped"][0]["path"] == str(p) and "settings" in rep["skipped"][0]["reason"]
 
 
-def test_ctrl_c_during_import_leaves_only_whole_workouts(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_ctrl_c_during_import_leaves_only_whole_workouts(tmp_path: Path, workers: str) -> None:
     """A real SIGINT in the middle of a batch: every stored run has its samples, and a
     re-import completes the batch without duplicates."""
     import signal
@@ -108,7 +109,7 @@ def test_ctrl_c_during_import_leaves_only_whole_workouts(tmp_path: Path) -> None
         w = synthetic_run(duration_s=3600, seed=k)
         (d / f"run{k:02d}.gpx").write_bytes(write_gpx(w.replace(time_s=w.time_s + k * 86400)))
     lib = tmp_path / "lib.duckdb"
-    proc = subprocess.Popen([sys.executable, "-m", "sub3coach.cli", "import", str(d), "--library", str(lib), "--workers", "1"],
+    proc = subprocess.Popen([sys.executable, "-m", "sub3coach.cli", "import", str(d), "--library", str(lib), "--workers", workers],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 60
     while time.time() < deadline and proc.poll() is None:  # wait until some runs are stored

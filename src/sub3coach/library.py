@@ -12,6 +12,7 @@ or Ctrl-C never leaves a half-written workout. The file lives in the user's data
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -19,7 +20,7 @@ import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 import numpy as np
 
@@ -88,6 +89,28 @@ class AddResult:
 
     status: str
     run_id: str
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _interruptible(fn: F) -> F:
+    """DuckDB turns Ctrl-C during a query into ``RuntimeError('Query interrupted')`` or an
+    ``InterruptException``; re-raise those as :class:`KeyboardInterrupt` (after the
+    transaction was rolled back) so callers handle one kind of interruption."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        import duckdb
+
+        try:
+            return fn(*args, **kwargs)
+        except (RuntimeError, duckdb.Error) as exc:
+            if isinstance(exc, duckdb.InterruptException) or "interrupted" in str(exc).lower():
+                raise KeyboardInterrupt from exc
+            raise
+
+    return wrapper  # type: ignore[return-value]
 
 
 def _compatible(a: str, b: str) -> bool:
@@ -167,6 +190,7 @@ class Library:
         row = self.con.execute("SELECT n_workouts FROM files WHERE sha256 = ?", [sha256]).fetchone()
         return None if row is None else int(row[0])
 
+    @_interruptible
     def record_file(self, sha256: str, path: str, n_workouts: int) -> None:
         """Remember that a file was imported (after all its workouts were stored)."""
         self.con.execute(
@@ -203,6 +227,7 @@ class Library:
             return str(rid), bool(summary_only)
         return None
 
+    @_interruptible
     def add_workout(self, w: Workout, *, file_sha: str | None = None) -> AddResult:
         """Store a (cleaned) workout atomically unless the same run is already stored.
 
@@ -227,10 +252,14 @@ class Library:
             self._insert_samples(run_id, w)
             self.con.execute("COMMIT")
         except BaseException:
-            self.con.execute("ROLLBACK")
+            try:
+                self.con.execute("ROLLBACK")
+            except Exception:  # already rolled back by DuckDB after an interrupt
+                log.debug("rollback after error failed", exc_info=True)
             raise
         return AddResult(status, run_id)
 
+    @_interruptible
     def add_summary(self, s: RunSummary) -> AddResult:
         """Store a summary-only run from a history file unless the run is already stored."""
         key = f"{s.user_id}|{s.start_time.isoformat()}|{round(s.distance_m or 0)}|{s.sport}"

@@ -332,9 +332,11 @@ TOKEN_FEATURES: tuple[str, ...] = (
     "log_pace_vs_ref", "log_distance_vs_ref", "log_distance_10k", "days_before_w",
     "dow_sin", "dow_cos", "hour_sin", "hour_cos", "gain_per_km", "gain_known", "log_own_rel_pace",
 ) + tuple(f"type_{t}" for t in WORKOUT_TYPES)
-#: Features of the day being predicted (the decoder's query), in order. Known before the run.
+#: Features of the run being predicted (the decoder's query), in order: its weekday and start
+#: hour (a suggestion uses the runner's usual hour), days since the last run, and the runner's
+#: recent pace, distance and volume. All known before the run.
 QUERY_FEATURES: tuple[str, ...] = (
-    "dow_sin", "dow_cos", "gap_w", "log_ref_pace_5min", "log_ref_distance_10k", "runs_7d",
+    "dow_sin", "dow_cos", "hour_sin", "hour_cos", "gap_w", "log_ref_pace_5min", "log_ref_distance_10k", "runs_7d",
     "log1p_km_7d", "log1p_km_28d_per_week", "n_context",
 )
 
@@ -461,8 +463,10 @@ def make_examples(
         gap = float(T - t[last])
         day = pd.Timestamp(T * 86400.0, unit="s", tz="UTC")
         dow = day.dayofweek
+        hour = day.hour + day.minute / 60.0
         q = np.array([
-            math.sin(2 * math.pi * dow / 7.0), math.cos(2 * math.pi * dow / 7.0), min(gap, MAX_GAP_DAYS) / 7.0,
+            math.sin(2 * math.pi * dow / 7.0), math.cos(2 * math.pi * dow / 7.0),
+            math.sin(2 * math.pi * hour / 24.0), math.cos(2 * math.pi * hour / 24.0), min(gap, MAX_GAP_DAYS) / 7.0,
             math.log(ref_p / 300.0), math.log(ref_d / 10_000.0), (end - i7) / 7.0, math.log1p(km7),
             math.log1p(km28 / 4.0), idx.size / n_context,
         ], np.float32)

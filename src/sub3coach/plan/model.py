@@ -30,7 +30,7 @@ class PlanConfig:
     """Sizes of :class:`PaceTransformer` (defaults: the seed's d_model 128, 8 heads, 4 layers)."""
 
     n_token_features: int = 17
-    n_query_features: int = 9
+    n_query_features: int = 11
     d_model: int = 128
     n_heads: int = 8
     n_layers: int = 4

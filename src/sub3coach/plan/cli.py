@@ -1,0 +1,279 @@
+"""``sub3 plan``: next workout, a week's plan, race prediction, training and evaluation of the
+pace model (a Typer sub-app the main CLI mounts).
+
+Every command parses its flags, calls one library function and prints a Rich table or, with
+``--json``, JSON. Errors a user can cause print one line on stderr and exit 1.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from sub3coach.errors import Sub3Error
+
+plan_app = typer.Typer(
+    name="plan",
+    help="Plan the next workout: pace model, coach rules, week plan, race prediction.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+console = Console()
+err_console = Console(stderr=True)
+log = logging.getLogger(__name__)
+
+HistoryOpt = Annotated[Optional[Path], typer.Option("--history", help="A training-history file (Strava/Garmin/running_page/CSV) instead of the library.")]
+LibraryOpt = Annotated[Optional[Path], typer.Option("--library", envvar="SUB3_LIBRARY", help="Library file (DuckDB). Default: your user data dir; env SUB3_LIBRARY.")]
+RunnerOpt = Annotated[Optional[str], typer.Option("--runner", help="Runner id, when the history file holds several runners.")]
+AsOfOpt = Annotated[Optional[str], typer.Option("--as-of", help="Plan from this day (YYYY-MM-DD; default today); later runs are ignored.")]
+RaceDateOpt = Annotated[Optional[str], typer.Option("--race-date", help="Race day (YYYY-MM-DD): taper before it.")]
+RaceDistOpt = Annotated[str, typer.Option("--race-distance", help="Race distance for --race-date (5k, 10k, half, marathon...).")]
+ModelOpt = Annotated[Optional[Path], typer.Option("--model", "-m", help="Pace model artifact (.pt). Default: the bundled model.")]
+NoHrOpt = Annotated[bool, typer.Option("--no-hr", help="Do not compute the expected heart rate.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of a table.")]
+
+
+def _fail(message: object, code: int = 1) -> typer.Exit:
+    err_console.print(f"sub3: error: {' '.join(str(message).split())}", markup=False, highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def _print_json(obj: Any) -> None:
+    typer.echo(json.dumps(obj, indent=2, default=str, allow_nan=False))
+
+
+def _pace(s: float | None) -> str:
+    if not s:
+        return "-"
+    m, sec = divmod(int(round(s)), 60)
+    return f"{m}:{sec:02d}/km"
+
+
+def _hms(s: float | None) -> str:
+    if s is None:
+        return "-"
+    s = int(round(s))
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def _date(text: str | None, flag: str) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise Sub3Error(f"{flag} {text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _history(history: Path | None, library: Path | None, runner: str | None) -> Any:
+    """One runner's history table from ``--history`` or the library."""
+    from sub3coach.plan.history import history_from_library, load_histories
+
+    if history is not None:
+        runners = load_histories(history)
+        if runner is not None:
+            if runner not in runners:
+                raise Sub3Error(f"no runner {runner!r} in this file (runners: {', '.join(list(runners)[:5])}...)", str(history))
+            return runners[runner]
+        if len(runners) > 1:
+            raise Sub3Error(f"holds {len(runners)} runners; choose one with --runner (e.g. {next(iter(runners))})", str(history))
+        return next(iter(runners.values()))
+    from sub3coach.library import Library
+
+    with Library(library, read_only=True) as lib:
+        return history_from_library(lib, user_id=runner)
+
+
+def _model(model: Path | None) -> Any:
+    from sub3coach.plan.train import load_plan_model
+
+    return load_plan_model(model)
+
+
+def _workout_table(rows: list[Any], title: str) -> Table:
+    t = Table(title=title)
+    for c in ("date", "type", "distance", "pace", "time", "expected HR", "why"):
+        t.add_column(c, justify="right" if c in ("distance", "pace", "time", "expected HR") else "left")
+    for w in rows:
+        rest = w.is_rest
+        t.add_row(f"{w.date:%a %Y-%m-%d}", w.type, "-" if rest else f"{w.distance_m / 1000:.1f} km",
+                  "-" if rest else _pace(w.pace_s_per_km), "-" if rest else _hms(w.duration_s),
+                  "-" if w.expected_hr_bpm is None else f"{w.expected_hr_bpm:.0f} bpm", w.reason)
+    return t
+
+
+@plan_app.command("next")
+def next_cmd(
+    history: HistoryOpt = None,
+    library: LibraryOpt = None,
+    runner: RunnerOpt = None,
+    as_of: AsOfOpt = None,
+    race_date: RaceDateOpt = None,
+    race_distance: RaceDistOpt = "marathon",
+    model: ModelOpt = None,
+    no_hr: NoHrOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """The next workout: date, type, distance, pace, time and expected heart rate.
+
+    Example: sub3 plan next --history activities.csv --as-of 2024-05-01 --race-date 2024-06-02
+    """
+    from sub3coach.plan.race import parse_distance
+    from sub3coach.plan.suggest import suggest_next
+
+    try:
+        hist = _history(history, library, runner)
+        w = suggest_next(hist, as_of=_date(as_of, "--as-of"), race_date=_date(race_date, "--race-date"), model=_model(model),
+                         hr_model=False if no_hr else None, race_distance_m=parse_distance(race_distance))
+    except Sub3Error as exc:
+        raise _fail(exc) from None
+    if as_json:
+        _print_json(w.to_dict())
+        return
+    console.print(_workout_table([w], "Next workout"))
+
+
+@plan_app.command("week")
+def week_cmd(
+    history: HistoryOpt = None,
+    library: LibraryOpt = None,
+    runner: RunnerOpt = None,
+    as_of: AsOfOpt = None,
+    race_date: RaceDateOpt = None,
+    race_distance: RaceDistOpt = "marathon",
+    model: ModelOpt = None,
+    no_hr: NoHrOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Seven days of training from --as-of (rest days included).
+
+    Example: sub3 plan week --history activities.csv --as-of 2024-05-01
+    """
+    from sub3coach.plan.race import parse_distance
+    from sub3coach.plan.suggest import plan_week
+
+    try:
+        hist = _history(history, library, runner)
+        days = plan_week(hist, as_of=_date(as_of, "--as-of"), race_date=_date(race_date, "--race-date"), model=_model(model),
+                         hr_model=False if no_hr else None, race_distance_m=parse_distance(race_distance))
+    except Sub3Error as exc:
+        raise _fail(exc) from None
+    if as_json:
+        _print_json({"days": [w.to_dict() for w in days],
+                     "total_distance_m": round(sum(w.distance_m for w in days), 1)})
+        return
+    console.print(_workout_table(days, f"Week from {days[0].date} ({sum(w.distance_m for w in days) / 1000:.1f} km)"))
+
+
+@plan_app.command("race")
+def race_cmd(
+    distance: Annotated[str, typer.Argument(help="Race distance: 5k, 10k, half, marathon, 5000m, 10mi...", show_default=False)],
+    history: HistoryOpt = None,
+    library: LibraryOpt = None,
+    runner: RunnerOpt = None,
+    as_of: AsOfOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Predict a race time from your best recent run (Riegel and Daniels VDOT) with VDOT training paces.
+
+    Example: sub3 plan race half --history activities.csv
+    """
+    from sub3coach.plan.race import parse_distance, predict_race
+
+    try:
+        d = parse_distance(distance)
+        hist = _history(history, library, runner)
+        day = _date(as_of, "--as-of")
+        when = datetime.combine(day, datetime.max.time(), timezone.utc) if day else None
+        pred = predict_race(hist, d, as_of=when)
+    except Sub3Error as exc:
+        raise _fail(exc) from None
+    if as_json:
+        _print_json({k: (round(v, 2) if isinstance(v, float) else v) for k, v in pred.to_dict().items()})
+        return
+    t = Table(title=f"{d / 1000:.3f} km from your {pred.basis_distance_m / 1000:.1f} km in {_hms(pred.basis_time_s)} "
+                    f"on {pred.basis_date[:10]}")
+    t.add_column("method")
+    t.add_column("time", justify="right")
+    t.add_column("pace", justify="right")
+    t.add_row("Riegel", _hms(pred.riegel_time_s), _pace(pred.riegel_time_s / (d / 1000)))
+    t.add_row(f"VDOT {pred.vdot:.1f}", _hms(pred.vdot_time_s), _pace(pred.vdot_time_s / (d / 1000)))
+    console.print(t)
+    p = Table(title="VDOT training paces")
+    for k in pred.training_paces_s_per_km:
+        p.add_column(k, justify="right")
+    p.add_row(*(_pace(v) for v in pred.training_paces_s_per_km.values()))
+    console.print(p)
+
+
+@plan_app.command("train")
+def train_cmd(
+    data: Annotated[Path, typer.Option("--data", help="Folder (or file) of training histories.", show_default=False)],
+    out: Annotated[Path, typer.Option("--out", help="Where to write the model artifact (.pt).", show_default=False)],
+    epochs: Annotated[int, typer.Option(min=1, help="Maximum epochs (early stopping may end sooner).")] = 15,
+    seed: Annotated[int, typer.Option(help="Seed of the runner split and of training.")] = 0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Train a pace model on a runner-disjoint split of DATA and evaluate it on the held-out runners.
+
+    Example: sub3 plan train --data ../shared/data/histories --out plan.pt --epochs 10
+    """
+    from sub3coach.plan.evaluate import evaluate
+    from sub3coach.plan.history import load_histories
+    from sub3coach.plan.train import save_plan_model, train_population
+
+    try:
+        runners = load_histories(data, strict=False)
+        model = train_population(runners, seed=seed, epochs=epochs, progress=not as_json)
+        test = {k: runners[k] for k in model.meta["split"]["test"]}
+        metrics = evaluate(model, test) if test else {}
+        metrics.pop("per_runner", None)
+        path = save_plan_model(out, model, metrics={"test": metrics})
+    except Sub3Error as exc:
+        raise _fail(exc) from None
+    if as_json:
+        _print_json({"out": str(path), "metrics": metrics, "data": model.meta.get("data")})
+        return
+    console.print(f"saved {path}")
+    if metrics:
+        console.print(f"held-out runners: pace MAE {metrics['pace_mae_s_per_km']:.1f} s/km; baselines "
+                      + ", ".join(f"{k} {v:.1f}" for k, v in metrics["baselines"].items()))
+
+
+@plan_app.command("evaluate")
+def evaluate_cmd(
+    data: Annotated[Path, typer.Option("--data", help="Folder (or file) of histories of runners to score.", show_default=False)],
+    model: ModelOpt = None,
+    include_seen: Annotated[bool, typer.Option("--include-seen", help="Also score runners the model was trained on.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Walk-forward pace MAE (s/km) on unseen runners, beside the baselines.
+
+    Example: sub3 plan evaluate --data ../shared/data/histories --json
+    """
+    from sub3coach.plan.evaluate import evaluate
+    from sub3coach.plan.history import load_histories
+
+    try:
+        res = evaluate(_model(model), load_histories(data, strict=False), include_seen=include_seen)
+    except Sub3Error as exc:
+        raise _fail(exc) from None
+    if as_json:
+        _print_json(res)
+        return
+    t = Table(title=f"Next-run pace MAE, {res['n_predictions']} runs of {res['n_runners']} unseen runners")
+    t.add_column("predictor")
+    t.add_column("MAE s/km", justify="right")
+    t.add_row("transformer", f"{res['pace_mae_s_per_km']:.1f}")
+    for k, v in res["baselines"].items():
+        t.add_row(k, f"{v:.1f}")
+    console.print(t)
+    console.print(f"{res['improvement_vs_best_baseline_pct']:+.1f} % vs the best baseline ({res['best_baseline']})")
