@@ -19,6 +19,7 @@ import logging
 import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator, TypeVar
 
@@ -153,6 +154,7 @@ class Library:
         import duckdb
 
         self.path = Path(path) if path is not None else default_library_path()
+        self._in_batch = False
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         elif not self.path.exists():
@@ -172,6 +174,36 @@ class Library:
                 f"library schema v{ver[0]} is newer than this sub3coach understands (v{SCHEMA_VERSION}); upgrade sub3coach",
                 str(self.path),
             )
+
+    # ----- transactions ------------------------------------------------------------------
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Group several writes into one transaction (much faster than one per workout).
+
+        Still atomic per workout: the batch commits whole or not at all (on any exception,
+        Ctrl-C included, it is rolled back and the exception propagates)."""
+        if self._in_batch:
+            yield
+            return
+        self.con.execute("BEGIN TRANSACTION")
+        self._in_batch = True
+        try:
+            yield
+        except BaseException:
+            self._in_batch = False
+            try:
+                self.con.execute("ROLLBACK")
+            except Exception:  # already rolled back by DuckDB after an interrupt
+                log.debug("rollback after error failed", exc_info=True)
+            raise
+        else:
+            self._in_batch = False
+            self.con.execute("COMMIT")
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        with self.batch():
+            yield
 
     # ----- context management ------------------------------------------------------------
     def close(self) -> None:
@@ -200,23 +232,31 @@ class Library:
 
     # ----- writing -----------------------------------------------------------------------
     def find_duplicate(
-        self, sport: str, start: datetime, duration_s: float | None, distance_m: float | None = None, *, date_only: bool = False
+        self,
+        sport: str,
+        start: datetime,
+        duration_s: float | None,
+        distance_m: float | None = None,
+        *,
+        user_id: str | None = None,
+        date_only: bool = False,
     ) -> tuple[str, bool] | None:
         """An existing run that is the same activity: ``(id, summary_only)`` or ``None``.
 
         Same activity = compatible sport, start within :data:`DUP_START_TOL_S` (or the same
-        UTC day when ``date_only``), and, where both are known, duration within
-        :data:`DUP_DURATION_TOL` and distance within 5 %."""
+        UTC day when ``date_only``), and, where both are known, the same runner, duration
+        within :data:`DUP_DURATION_TOL` and distance within 5 %."""
         if date_only:
             day = start.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
             lo, hi = day, day + timedelta(days=1)
         else:
             lo, hi = start - timedelta(seconds=DUP_START_TOL_S), start + timedelta(seconds=DUP_START_TOL_S)
         rows = self.con.execute(
-            "SELECT id, sport, duration_s, distance_m, summary_only FROM runs WHERE start_time BETWEEN ? AND ?", [lo, hi]
+            "SELECT id, sport, duration_s, distance_m, summary_only, user_id FROM runs WHERE start_time BETWEEN ? AND ?",
+            [lo, hi],
         ).fetchall()
-        for rid, rsport, rdur, rdist, summary_only in rows:
-            if not _compatible(rsport, sport):
+        for rid, rsport, rdur, rdist, summary_only, ruser in rows:
+            if not _compatible(rsport, sport) or (user_id and ruser and user_id != ruser):
                 continue
             if duration_s and rdur and abs(rdur - duration_s) > DUP_DURATION_TOL * max(rdur, duration_s) + 60.0:
                 continue
@@ -238,25 +278,16 @@ class Library:
         run_id = w.workout_id or w.content_id()
         if self.con.execute("SELECT 1 FROM runs WHERE id = ?", [run_id]).fetchone():
             return AddResult("duplicate", run_id)
-        dup = self.find_duplicate(w.sport, s.start_time, s.duration_s, s.distance_m)
+        dup = self.find_duplicate(w.sport, s.start_time, s.duration_s, s.distance_m, user_id=w.user_id)
+        if dup is not None and not dup[1]:
+            return AddResult("duplicate", dup[0])
         status = "imported"
-        self.con.execute("BEGIN TRANSACTION")
-        try:
-            if dup is not None:
-                if not dup[1]:
-                    self.con.execute("ROLLBACK")
-                    return AddResult("duplicate", dup[0])
+        with self._transaction():
+            if dup is not None:  # a summary-only history row of the same run: replace it
                 self.con.execute("DELETE FROM runs WHERE id = ?", [dup[0]])
                 status = "replaced"
             self._insert_run(run_id, s, w, file_sha)
             self._insert_samples(run_id, w)
-            self.con.execute("COMMIT")
-        except BaseException:
-            try:
-                self.con.execute("ROLLBACK")
-            except Exception:  # already rolled back by DuckDB after an interrupt
-                log.debug("rollback after error failed", exc_info=True)
-            raise
         return AddResult(status, run_id)
 
     @_interruptible
@@ -267,7 +298,8 @@ class Library:
         if self.con.execute("SELECT 1 FROM runs WHERE id = ?", [run_id]).fetchone():
             return AddResult("duplicate", run_id)
         dup = self.find_duplicate(
-            s.sport, s.start_time, s.duration_s, s.distance_m, date_only=bool(s.metadata.get("date_only"))
+            s.sport, s.start_time, s.duration_s, s.distance_m, user_id=s.user_id,
+            date_only=bool(s.metadata.get("date_only")),
         )
         if dup is not None:
             return AddResult("duplicate", dup[0])
@@ -296,8 +328,11 @@ class Library:
         for c in CHANNELS:
             v = getattr(w, c)
             cols[c] = pa.array([v], type=pa.list_(pa.float64()), from_pandas=True) if v is not None else pa.nulls(1, pa.list_(pa.float64()))
-        batch = pa.table(cols)  # noqa: F841  (scanned by DuckDB below)
-        self.con.execute("INSERT INTO samples SELECT * FROM batch")
+        self.con.register("_sub3_samples_in", pa.table(cols))
+        try:
+            self.con.execute("INSERT INTO samples SELECT * FROM _sub3_samples_in")
+        finally:
+            self.con.unregister("_sub3_samples_in")
 
     # ----- reading -----------------------------------------------------------------------
     def runs(self, *, sport: str | None = None, since: datetime | None = None, user_id: str | None = None) -> list[dict[str, Any]]:

@@ -228,14 +228,16 @@ def train_cmd(
     """
     from sub3coach.plan.evaluate import evaluate
     from sub3coach.plan.history import load_histories
-    from sub3coach.plan.train import save_plan_model, train_population
+    from sub3coach.plan.train import load_plan_model, save_plan_model, train_population
 
     try:
         runners = load_histories(data, strict=False)
         model = train_population(runners, seed=seed, epochs=epochs, progress=not as_json)
         test = {k: runners[k] for k in model.meta["split"]["test"]}
-        metrics = evaluate(model, test) if test else {}
+        path = save_plan_model(out, model)
+        metrics = evaluate(load_plan_model(path), test) if test else {}  # score what was saved
         metrics.pop("per_runner", None)
+        metrics.pop("model", None)
         path = save_plan_model(out, model, metrics={"test": metrics})
     except Sub3Error as exc:
         raise _fail(exc) from None

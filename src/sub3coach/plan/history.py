@@ -292,7 +292,7 @@ def add_features(df: pd.DataFrame) -> pd.DataFrame:
         out["type"] = pd.Series([], dtype=object)
         return out
     st = out["start_time"]
-    dow = st.dt.dayofweek.to_numpy(dtype=float)
+    dow = st.dt.day_of_week.to_numpy(dtype=float)
     hour = (st.dt.hour + st.dt.minute / 60.0).to_numpy(dtype=float)
     out["dow_sin"] = np.sin(2 * np.pi * dow / 7.0)
     out["dow_cos"] = np.cos(2 * np.pi * dow / 7.0)
@@ -462,7 +462,7 @@ def make_examples(
         km28 = float(dist[i28:end].sum()) / 1000.0
         gap = float(T - t[last])
         day = pd.Timestamp(T * 86400.0, unit="s", tz="UTC")
-        dow = day.dayofweek
+        dow = day.day_of_week
         hour = day.hour + day.minute / 60.0
         q = np.array([
             math.sin(2 * math.pi * dow / 7.0), math.cos(2 * math.pi * dow / 7.0),

@@ -336,7 +336,7 @@ class _Planner:
     def usual_days(self, start: date) -> set[int]:
         """Offsets 0-6 from ``start`` of the runner's most frequent running weekdays."""
         recent = self.rows.tail(60)
-        counts = np.bincount(recent["start_time"].dt.dayofweek.to_numpy(), minlength=7).astype(float)
+        counts = np.bincount(recent["start_time"].dt.day_of_week.to_numpy(), minlength=7).astype(float)
         counts += 1e-3 * np.arange(7)[::-1]  # deterministic ties
         weekdays = set(np.argsort(-counts)[: self.runs_per_week].tolist())
         return {k for k in range(7) if (start + timedelta(days=k)).weekday() in weekdays}

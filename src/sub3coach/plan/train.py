@@ -158,7 +158,7 @@ def save_plan_model(path: str | Path, model: PlanModel, **meta: Any) -> Path:
         "format": FORMAT_VERSION,
         "kind": "plan",
         "package_version": __version__,
-        "torch_version": torch.__version__,
+        "torch_version": str(torch.__version__),
         "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "model_class": type(module).__name__,
         "config": module.cfg.to_dict(),  # type: ignore[union-attr]
