@@ -37,6 +37,10 @@ SCHEMA_VERSION = 1
 DUP_START_TOL_S = 120.0
 DUP_DURATION_TOL = 0.10
 
+_STR_COLUMNS = frozenset(
+    {"id", "sport", "name", "source", "source_format", "device", "user_id", "gender", "file_sha256", "metadata"}
+)
+
 RUN_COLUMNS: tuple[str, ...] = (
     "id", "sport", "start_time", "distance_m", "duration_s", "moving_time_s", "elevation_gain_m",
     "avg_hr_bpm", "max_hr_bpm", "avg_pace_s_per_km", "name", "source", "source_format", "device",
@@ -155,6 +159,10 @@ class Library:
 
         self.path = Path(path) if path is not None else default_library_path()
         self._in_batch = False
+        # rows written inside a batch are buffered and inserted in bulk at commit
+        # (DuckDB's per-statement cost dominates single-row inserts)
+        self._buf_runs: list[list[Any]] = []
+        self._buf_samples: list[tuple[str, Workout]] = []
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         elif not self.path.exists():
@@ -189,8 +197,10 @@ class Library:
         self._in_batch = True
         try:
             yield
+            self._flush_buffers()
         except BaseException:
             self._in_batch = False
+            self._buf_runs, self._buf_samples = [], []
             try:
                 self.con.execute("ROLLBACK")
             except Exception:  # already rolled back by DuckDB after an interrupt
@@ -199,6 +209,46 @@ class Library:
         else:
             self._in_batch = False
             self.con.execute("COMMIT")
+
+    def _flush_buffers(self) -> None:
+        """Insert the buffered run rows and samples with one statement each."""
+        import pyarrow as pa
+
+        if self._buf_runs:
+            cols = list(zip(*self._buf_runs))
+            types = {"start_time": pa.timestamp("us", tz="UTC"), "imported_at": pa.timestamp("us", tz="UTC"),
+                     "summary_only": pa.bool_(), "n_samples": pa.int32()}
+            arrays = {}
+            for name, col in zip(RUN_COLUMNS, cols):
+                t = types.get(name)
+                if t is None:
+                    t = pa.string() if name in _STR_COLUMNS else pa.float64()
+                arrays[name] = pa.array(list(col), type=t)
+            self.con.register("_sub3_runs_in", pa.table(arrays))
+            try:
+                self.con.execute(f"INSERT INTO runs ({', '.join(RUN_COLUMNS)}) SELECT * FROM _sub3_runs_in")
+            finally:
+                self.con.unregister("_sub3_runs_in")
+            self._buf_runs = []
+        if self._buf_samples:
+            lt = pa.list_(pa.float64())
+            cols2: dict[str, Any] = {
+                "run_id": pa.array([rid for rid, _ in self._buf_samples]),
+                "time_s": pa.array([w.time_s for _, w in self._buf_samples], type=lt),
+            }
+            for c in CHANNELS:
+                cols2[c] = pa.array([getattr(w, c) for _, w in self._buf_samples], type=lt, from_pandas=True)
+            self.con.register("_sub3_samples_in", pa.table(cols2))
+            try:
+                self.con.execute("INSERT INTO samples SELECT * FROM _sub3_samples_in")
+            finally:
+                self.con.unregister("_sub3_samples_in")
+            self._buf_samples = []
+
+    def _exists(self, run_id: str) -> bool:
+        if any(r[0] == run_id for r in self._buf_runs):
+            return True
+        return self.con.execute("SELECT 1 FROM runs WHERE id = ?", [run_id]).fetchone() is not None
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
@@ -255,6 +305,7 @@ class Library:
             "SELECT id, sport, duration_s, distance_m, summary_only, user_id FROM runs WHERE start_time BETWEEN ? AND ?",
             [lo, hi],
         ).fetchall()
+        rows += [(r[0], r[1], r[4], r[3], r[16], r[14]) for r in self._buf_runs if lo <= r[2] <= hi]
         for rid, rsport, rdur, rdist, summary_only, ruser in rows:
             if not _compatible(rsport, sport) or (user_id and ruser and user_id != ruser):
                 continue
@@ -276,7 +327,7 @@ class Library:
             raise Sub3Error("workout has fewer than 2 samples", w.source)
         s = w.summary()
         run_id = w.workout_id or w.content_id()
-        if self.con.execute("SELECT 1 FROM runs WHERE id = ?", [run_id]).fetchone():
+        if self._exists(run_id):
             return AddResult("duplicate", run_id)
         dup = self.find_duplicate(w.sport, s.start_time, s.duration_s, s.distance_m, user_id=w.user_id)
         if dup is not None and not dup[1]:
@@ -284,6 +335,7 @@ class Library:
         status = "imported"
         with self._transaction():
             if dup is not None:  # a summary-only history row of the same run: replace it
+                self._buf_runs = [r for r in self._buf_runs if r[0] != dup[0]]
                 self.con.execute("DELETE FROM runs WHERE id = ?", [dup[0]])
                 status = "replaced"
             self._insert_run(run_id, s, w, file_sha)
@@ -295,7 +347,7 @@ class Library:
         """Store a summary-only run from a history file unless the run is already stored."""
         key = f"{s.user_id}|{s.start_time.isoformat()}|{round(s.distance_m or 0)}|{s.sport}"
         run_id = "h" + hashlib.sha256(key.encode()).hexdigest()[:15]
-        if self.con.execute("SELECT 1 FROM runs WHERE id = ?", [run_id]).fetchone():
+        if self._exists(run_id):
             return AddResult("duplicate", run_id)
         dup = self.find_duplicate(
             s.sport, s.start_time, s.duration_s, s.distance_m, user_id=s.user_id,
@@ -303,7 +355,8 @@ class Library:
         )
         if dup is not None:
             return AddResult("duplicate", dup[0])
-        self._insert_run(run_id, s, None, None)
+        with self._transaction():
+            self._insert_run(run_id, s, None, None)
         return AddResult("imported", run_id)
 
     def _insert_run(self, run_id: str, s: RunSummary, w: Workout | None, file_sha: str | None) -> None:
@@ -319,20 +372,12 @@ class Library:
             _clean_float(w.device_timer_s) if w else None, len(w) if w else None, file_sha,
             json.dumps(meta, default=_json_default), datetime.now(timezone.utc),
         ]
-        self.con.execute(f"INSERT INTO runs VALUES ({', '.join('?' * len(values))})", values)
+        assert self._in_batch, "writes happen inside a transaction"
+        self._buf_runs.append(values)
 
     def _insert_samples(self, run_id: str, w: Workout) -> None:
-        import pyarrow as pa
-
-        cols: dict[str, Any] = {"run_id": pa.array([run_id]), "time_s": pa.array([w.time_s], type=pa.list_(pa.float64()))}
-        for c in CHANNELS:
-            v = getattr(w, c)
-            cols[c] = pa.array([v], type=pa.list_(pa.float64()), from_pandas=True) if v is not None else pa.nulls(1, pa.list_(pa.float64()))
-        self.con.register("_sub3_samples_in", pa.table(cols))
-        try:
-            self.con.execute("INSERT INTO samples SELECT * FROM _sub3_samples_in")
-        finally:
-            self.con.unregister("_sub3_samples_in")
+        assert self._in_batch, "writes happen inside a transaction"
+        self._buf_samples.append((run_id, w))
 
     # ----- reading -----------------------------------------------------------------------
     def runs(self, *, sport: str | None = None, since: datetime | None = None, user_id: str | None = None) -> list[dict[str, Any]]:
