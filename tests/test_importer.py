@@ -160,3 +160,22 @@ def test_apple_health_export_imports_running_workouts(tmp_path: Path, lib: Libra
     rows = lib.runs()
     assert all(r["sport"] == "run" and r["source_format"] == "apple_health" for r in rows)
     assert all(r["avg_hr_bpm"] and 60 < r["avg_hr_bpm"] < 200 for r in rows)
+
+
+def test_corpus_parquet_import_is_the_same_with_one_or_two_workers(tmp_path: Path) -> None:
+    from sub3coach.io.corpus import write_corpus
+
+    runs = []
+    for k in range(9):
+        w = synthetic_run(duration_s=900, seed=k)
+        runs.append(w.replace(time_s=w.time_s + k * 86400, workout_id=f"w{k}", user_id=f"u{k % 3}"))
+    corpus = tmp_path / "c.parquet"
+    write_corpus(runs, corpus, row_group_size=2)  # 5 row groups -> 5 shards
+    ids = []
+    for workers in (1, 2):
+        lib = Library(tmp_path / f"l{workers}.duckdb")
+        rep = import_paths([corpus], lib, workers=workers)
+        assert (rep.imported, rep.failed) == (9, [])
+        ids.append(sorted(r["id"] for r in lib.runs()))
+        assert {r["user_id"] for r in lib.runs()} == {"u0", "u1", "u2"}
+    assert ids[0] == ids[1] == [f"w{k}" for k in range(9)]

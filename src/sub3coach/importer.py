@@ -247,6 +247,17 @@ def parse_strava_shard(path: str, label: str, k: int, n: int) -> list[Outcome]:
     return out
 
 
+def parse_corpus_shard(path: str, label: str, k: int, n: int) -> list[Outcome]:
+    """Read and clean shard ``k`` of ``n`` (row groups) of a corpus Parquet (one worker task)."""
+    from sub3coach.clean import clean
+    from sub3coach.io.corpus import iter_corpus
+
+    try:
+        return [(f"{label}#{w.workout_id}", None, [clean(w)], None) for w in iter_corpus(path, shard=(k, n))]
+    except Sub3Error as exc:
+        return [(label, None, None, exc)] if k == 0 else []
+
+
 # ----- the import -----------------------------------------------------------------------
 class Importer:
     """Imports jobs into a library and keeps an :class:`ImportReport`.
@@ -345,6 +356,9 @@ class Importer:
             if j.kind == "stream" and j.stream_kind == "strava":
                 n = 4 * self.workers if parallel else 1
                 tasks.extend((parse_strava_shard, (j.path, j.label, k, n)) for k in range(n))
+            elif j.kind == "stream" and j.stream_kind == "corpus":
+                n = self._corpus_shards(j) if parallel else 1
+                tasks.extend((parse_corpus_shard, (j.path, j.label, k, n)) for k in range(n))
         if parallel and len(tasks) > 1:
             self._run_pool(tasks)
         else:
@@ -353,10 +367,20 @@ class Importer:
                     self._outcome(*outcome)
         self.flush()
         for j in jobs:
-            if j.kind == "stream" and j.stream_kind != "strava":
+            if j.kind == "stream" and j.stream_kind not in ("strava", "corpus"):
                 self._run_stream(j)
                 self.flush()
         return self.report
+
+    @staticmethod
+    def _corpus_shards(job: Job) -> int:
+        """One shard per row group (bounded), so worker results stay small."""
+        from sub3coach.io.corpus import corpus_row_groups
+
+        try:
+            return max(1, min(256, corpus_row_groups(job.path)))
+        except Sub3Error:
+            return 1  # the error is reported by shard 0
 
     def _run_pool(self, tasks: list[tuple[Callable[..., list[Outcome]], tuple[Any, ...]]]) -> None:
         ctx = mp.get_context("forkserver")
@@ -414,12 +438,7 @@ def _iter_stream(job: Job) -> Iterator[tuple[str, list[Workout] | None, Sub3Erro
     """Workouts of a multi-workout source, cleaned, as ``(label, workouts, error)`` items."""
     from sub3coach.clean import clean
 
-    if job.stream_kind == "corpus":
-        from sub3coach.io.corpus import iter_corpus
-
-        for w in iter_corpus(job.path):
-            yield f"{job.label}#{w.workout_id}", [clean(w)], None
-    elif job.stream_kind == "endomondo":
+    if job.stream_kind == "endomondo":
         from sub3coach.io.endomondo import iter_endomondo
 
         for w in iter_endomondo(job.path):

@@ -244,6 +244,7 @@ def iter_corpus(
     user_ids: Collection[str] | None = None,
     columns: Collection[str] | None = None,
     workout_ids: Collection[str] | None = None,
+    shard: tuple[int, int] | None = None,
 ) -> Iterator[Workout]:
     """Stream the workouts of a corpus Parquet file (or a folder of shards).
 
@@ -255,6 +256,8 @@ def iter_corpus(
             channel names (``hr_bpm``, ``speed_mps``...); ``timestamp`` is always read.
             ``None`` reads every known list column.
         workout_ids: keep only these workouts.
+        shard: ``(k, n)`` reads only row groups ``k, k + n, k + 2n, ...`` of each file, so
+            ``n`` processes can share one corpus.
 
     Yields:
         :class:`Workout` with ``source_format="corpus"``, ``time_s`` in unix s, speed in m/s,
@@ -266,8 +269,10 @@ def iter_corpus(
     """
     users = None if user_ids is None else {str(u) for u in user_ids}
     wids = None if workout_ids is None else {str(w) for w in workout_ids}
+    if shard is not None and not 0 <= shard[0] < shard[1]:
+        raise ValueError(f"bad shard {shard!r}")
     for file in _parquet_files(path):
-        yield from _iter_file(file, batch_size, users, columns, wids)
+        yield from _iter_file(file, batch_size, users, columns, wids, shard)
 
 
 def _iter_file(
@@ -276,6 +281,7 @@ def _iter_file(
     users: set[str] | None,
     columns: Collection[str] | None,
     wids: set[str] | None,
+    shard: tuple[int, int] | None = None,
 ) -> Iterator[Workout]:
     label = str(file)
     pf = _open(file)
@@ -287,6 +293,10 @@ def _iter_file(
     row_groups = list(range(pf.metadata.num_row_groups))
     if users is not None:
         row_groups = _row_groups_for_users(pf, users)
+        if not row_groups:
+            return
+    if shard is not None:
+        row_groups = [g for g in row_groups if g % shard[1] == shard[0]]
         if not row_groups:
             return
     read_cols = ["timestamp"] + list_cols + scalar_cols
@@ -581,3 +591,8 @@ def write_corpus(
         if tmp.exists():
             tmp.unlink()
     return n
+
+
+def corpus_row_groups(path: str | os.PathLike) -> int:
+    """Largest number of row groups of any file of the corpus (to size ``shard`` counts)."""
+    return max((_open(f).metadata.num_row_groups for f in _parquet_files(path)), default=0)
