@@ -255,6 +255,18 @@ def example_cmd(
     console.print(f"wrote {out} ({minutes:.0f} min at {pace}/km, {len(w)} samples)")
 
 
+def _mount_subapps() -> None:
+    """Attach the ``hr`` and ``plan`` command groups (their modules import torch lazily)."""
+    from sub3coach.hr.cli import hr_app
+    from sub3coach.plan.cli import plan_app
+
+    app.add_typer(hr_app, name="hr", help="Heart-rate model: predict, train, evaluate.")
+    app.add_typer(plan_app, name="plan", help="Next workout, week plan, race prediction.")
+
+
+_mount_subapps()
+
+
 def main() -> None:
     """Console entry point: runs the app, turning every user error into one line."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
