@@ -35,12 +35,16 @@ NAMES = {
 }
 
 
+SHORT = {"mean": "population mean", "linear": "linear", "seed-lstm": "SeedLSTM", "hrnet": "HRNet (default arch.)"}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "runs-dev.parquet"))
     ap.add_argument("--json", dest="json_path", default=str(REPO / "benchmarks" / "hr_accuracy.json"))
     ap.add_argument("--retrain", action="store_true")
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--also", nargs="*", default=[], help="results JSONs of other split seeds (train_default_hr.py --seed N --results ...)")
     args = ap.parse_args(argv)
 
     json_path = Path(args.json_path)
@@ -54,6 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     # check: the bundled model, re-scored now on its own test runners
     from sub3coach.hr.artifact import load_model
     from sub3coach.hr.evaluate import evaluate_path
+    from sub3coach.hr.predict import configure_threads
+
+    configure_threads()
 
     lm = load_model(None if not args.retrain else tmp / "hr.pt")
     runners = (lm.meta.get("split") or {}).get("runners", {}).get("test")
@@ -89,6 +96,16 @@ def main(argv: list[str] | None = None) -> int:
         *types,
         "",
     ]
+    if args.also:
+        others = [s] + [json.loads(Path(p).read_text()) for p in args.also]
+        body += ["Other runner splits (same script, `--seed N`; each a different set of held-out runners), test MAE in BPM:", "",
+                 "| split seed | test runners / runs | " + " | ".join(SHORT[a] for a in s["models"]) + " |",
+                 "|---|---|" + "---|" * len(s["models"])]
+        for o in others:
+            osp = o["split"]["test"]
+            body.append(f"| {o['seed']} | {osp['runners']} / {osp['workouts']} | "
+                        + " | ".join(f"{o['models'][a]['mae_bpm']:.2f}" if a in o["models"] else "-" for a in s["models"]) + " |")
+        body.append("")
     if check:
         body.append(f"Check, `python benchmarks/hr_accuracy.py`: the bundled model re-scored now on its test runners gives MAE "
                     f"{check['mae_bpm']:.2f} / RMSE {check['rmse_bpm']:.2f} / median workout MAE {check['median_workout_mae_bpm']:.2f} BPM "

@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
             "",
             "| what | 1 torch thread | 2 torch threads |",
             "|---|---|---|",
-            f"| batch inference, {out['runs']} runs-dev runs ({out['hours']} h, {out['samples']:,} samples), end to end | "
+            f"| batch inference, {out['runs']} runs-dev runs ({out['hours']:.0f} h elapsed, {out['samples']:,} samples), end to end | "
             f"{out['batch_seconds_1t']} s = **{out['runs_per_s_1t']} runs/s** | {out['batch_seconds_2t']} s = {out['runs_per_s_2t']} runs/s |",
             f"| single-run latency ({out['latency_run_minutes']} min run, end to end) | {out['latency_ms_1t']} ms | {out['latency_ms_2t']} ms |",
         ]

@@ -57,8 +57,8 @@ def _section(res: dict, model_meta: dict, data: Path, timing_ms: float, cmd: str
         "|---|---:|---:|",
         *rows,
         "",
-        f"Best baseline: `{res['best_baseline']}`; the Transformer is **{res['improvement_vs_best_baseline_pct']:+.1f} %** "
-        f"against it (issue target: at least 10 % lower), better on {res['runners_better_than_best_baseline']} of "
+        f"Best baseline: `{res['best_baseline']}`; the Transformer's MAE is **{res['improvement_vs_best_baseline_pct']:.1f} % "
+        f"{'lower' if res['improvement_vs_best_baseline_pct'] >= 0 else 'higher'}** than it (issue target: at least 10 % lower), better on {res['runners_better_than_best_baseline']} of "
         f"{res['n_runners']} runners.",
         "",
         f"Model: encoder-decoder Transformer (d_model {model_meta.get('config', {}).get('d_model')}, "

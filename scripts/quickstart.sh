@@ -14,4 +14,8 @@ mkdir -p out
 .venv/bin/sub3 import out/example-run.gpx
 .venv/bin/sub3 runs
 .venv/bin/sub3 show latest --plot out/example-run.png
+# heart rate: for the recorded run, and for a planned 10 km route at 5:00/km (bundled model)
+.venv/bin/sub3 hr predict out/example-run.gpx --plot out/example-hr.png
+.venv/bin/sub3 example out/example-route.gpx --course-km 10
+.venv/bin/sub3 hr predict --course out/example-route.gpx --pace 5:00 --plot out/route-hr.png
 echo "library: $SUB3_LIBRARY; figures in ./out"

@@ -231,10 +231,13 @@ def example_cmd(
     pace: Annotated[str, typer.Option(help="Steady pace on the flat, min:sec per km.")] = "5:00",
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same run).")] = 0,
     no_hr: Annotated[bool, typer.Option("--no-hr", help="Leave heart rate out (as from a watch without a strap).")] = False,
+    course_km: Annotated[Optional[float], typer.Option("--course-km", min=0.5, max=100, help="Write a planned route of this length instead of a run (GPX).")] = None,
 ) -> None:
-    """Write a realistic synthetic run (GPS, hills, heart rate) to try sub3coach without your own files.
+    """Write a realistic synthetic run (GPS, hills, heart rate), or a planned route, to try
+    sub3coach without your own files.
 
-    Example: sub3 example run.gpx --minutes 40 --pace 4:45
+    Examples: sub3 example run.gpx --minutes 40 --pace 4:45
+              sub3 example route.gpx --course-km 10   (then: sub3 hr predict --course route.gpx --pace 5:00)
     """
     import gzip as _gzip
 
@@ -245,14 +248,21 @@ def example_cmd(
     name = out.name.lower().removesuffix(".gz")
     if not name.endswith((".gpx", ".tcx")):
         raise typer.BadParameter(f"{out}: use a .gpx or .tcx file name")
-    w = synthetic_run(duration_s=minutes * 60.0, pace_s_per_km=pace_s, seed=seed, hr=not no_hr)
-    w.name = f"sub3coach example run (seed {seed})"
+    if course_km is not None:
+        from sub3coach.synth import synthetic_course
+
+        w = synthetic_course(course_km * 1000.0, seed=seed)
+        w.name = f"sub3coach example route {course_km:g} km (seed {seed})"
+    else:
+        w = synthetic_run(duration_s=minutes * 60.0, pace_s_per_km=pace_s, seed=seed, hr=not no_hr)
+        w.name = f"sub3coach example run (seed {seed})"
     data = write_gpx(w) if name.endswith(".gpx") else write_tcx(w)
     if out.name.lower().endswith(".gz"):
         data = _gzip.compress(data)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(data)
-    console.print(f"wrote {out} ({minutes:.0f} min at {pace}/km, {len(w)} samples)")
+    what = f"{course_km:g} km route" if course_km is not None else f"{minutes:.0f} min at {pace}/km"
+    console.print(f"wrote {out} ({what}, {len(w)} points)")
 
 
 def _mount_subapps() -> None:

@@ -53,15 +53,17 @@ def plot_hr(
     speed_mps: np.ndarray | None = None,
     title: str = "Predicted heart rate",
     zones_max_hr: float | None = None,
+    altitude_m: np.ndarray | None = None,
 ) -> Path:
-    """Predicted HR over time (optionally beside the true HR and the speed), as PNG/SVG/PDF."""
+    """Predicted HR over time (optionally beside the true HR, and the speed or, for a planned
+    run at an even pace, the altitude profile), as PNG/SVG/PDF."""
     plt = _plt()
     tm = _minutes(time_s)
     fig, ax = plt.subplots(figsize=(10, 4), dpi=110)
     if zones_max_hr:
         shades = ("#f2f2f2", "#e3f2e3", "#fff5d6", "#ffe3cc", "#ffd0d0")
         for i, lo in enumerate((0.5, 0.6, 0.7, 0.8, 0.9)):
-            ax.axhspan(lo * zones_max_hr, (lo + 0.1) * zones_max_hr, color=shades[i], zorder=0, lw=0)
+            ax.axhspan(lo * zones_max_hr, (lo + 0.1) * zones_max_hr, color=shades[i], zorder=0, lw=0, alpha=0.6)
     if hr_true is not None:
         ax.plot(tm, hr_true, color=TRUE_COLOR, lw=1.0, label="recorded HR")
     ax.plot(tm, hr_pred, color=PRED_COLOR, lw=1.4, label="predicted HR")
@@ -70,7 +72,14 @@ def plot_hr(
     ax.set_title(title)
     ax.legend(loc="lower right")
     ax.grid(alpha=0.3)
-    _pace_axis(ax, tm, speed_mps)
+    if altitude_m is not None and np.isfinite(altitude_m).any():
+        ax2 = ax.twinx()
+        ax2.fill_between(tm, np.nanmin(altitude_m), altitude_m, color="#8c6d31", alpha=0.15, lw=0)
+        ax2.set_ylabel("altitude (m)", color="#8c6d31")
+        ax.set_zorder(ax2.get_zorder() + 1)  # HR above the profile
+        ax.patch.set_visible(False)
+    else:
+        _pace_axis(ax, tm, speed_mps)
     fig.tight_layout()
     p = Path(path)
     fig.savefig(p)

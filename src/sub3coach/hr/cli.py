@@ -33,6 +33,14 @@ ModelOpt = Annotated[Optional[Path], typer.Option("--model", "-m", help="Model a
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of tables.")]
 
 
+@hr_app.callback()
+def _setup() -> None:
+    """Heart-rate model: predict HR from speed and altitude; train and evaluate models."""
+    from sub3coach.hr.predict import configure_threads
+
+    configure_threads()
+
+
 def _fail(message: object, code: int = 1) -> typer.Exit:
     err_console.print(f"sub3: error: {' '.join(str(message).split())}", markup=False, highlight=False, soft_wrap=True)
     return typer.Exit(code)
@@ -262,10 +270,10 @@ def predict_cmd(
             raise _fail("--out must end in .csv or .parquet", 2)
         lm = load_model(model)
         if course is not None:
-            from sub3coach.io.dispatch import read_workout
+            from sub3coach.io.dispatch import read_course
 
             paces = parse_pace(pace) if pace else read_pace_plan(pace_plan)  # type: ignore[arg-type]
-            workouts: Any = [course_workout(read_workout(course), paces)]
+            workouts: Any = [course_workout(read_course(course), paces)]
             label = f"{course} at {pace or pace_plan}"
         else:
             kind, obj = _load_input(input_, library)  # type: ignore[arg-type]
@@ -293,7 +301,8 @@ def predict_cmd(
 
             w, hr = pairs[0]
             viz.plot_hr(w.time_s, hr, plot, hr_true=w.hr_bpm if w.has("hr_bpm") else None,
-                        speed_mps=_speed_for_plot(w), title=f"Predicted heart rate - {Path(label).name}", zones_max_hr=max_hr or 190.0)
+                        speed_mps=_speed_for_plot(w), title=f"Predicted heart rate - {Path(label).name}", zones_max_hr=max_hr or 190.0,
+                        altitude_m=w.altitude_m if course is not None and pace else None)
     except Sub3Error as exc:
         raise _fail(exc) from None
     summaries = []
@@ -345,10 +354,10 @@ def _print_summaries(summaries: list[dict[str, Any]], max_hr: float | None) -> N
             console.print(f"... and {len(summaries) - 30} more (use --out or --json)")
         return
     s = summaries[0]
-    basis = f"max HR {s['max_hr_bpm_for_zones']:.0f}" + (" (assumed; set --max-hr)" if s["max_hr_assumed"] else "")
+    basis = f"% of max HR {s['max_hr_bpm_for_zones']:.0f}" + (" (assumed; set yours with --max-hr)" if s["max_hr_assumed"] else "")
     console.print(f"mean predicted HR {_fmt(s['mean_hr_bpm'])} BPM, max {_fmt(s['max_hr_pred_bpm'])} BPM over {_hms(s['duration_s'])}"
                   + (f" (recorded mean {_fmt(s['recorded_mean_hr_bpm'])} BPM)" if s.get("recorded_mean_hr_bpm") else ""), highlight=False)
-    tab = Table(title=f"time in HR zones ({basis})")
+    tab = Table(title="time in HR zones")
     labels = {"Z0": "below 50%", "Z1": "50-60%", "Z2": "60-70%", "Z3": "70-80%", "Z4": "80-90%", "Z5": "90%+"}
     tab.add_column("zone")
     tab.add_column("% max HR")
@@ -358,6 +367,7 @@ def _print_summaries(summaries: list[dict[str, Any]], max_hr: float | None) -> N
     for z, secs in s["time_in_zones_s"].items():
         tab.add_row(z, labels[z], _hms(secs), f"{100 * secs / total:.0f}%")
     console.print(tab)
+    console.print(f"zones in {basis}", highlight=False)
 
 
 @hr_app.command("info")

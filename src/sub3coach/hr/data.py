@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sub3coach.errors import MissingChannel, Sub3Error, UnsupportedFormat
+from sub3coach.errors import MissingChannel, Sub3Error
 from sub3coach.features import FeatureSpec, Prepared, prepare
 from sub3coach.workout import Workout
 
@@ -89,20 +89,6 @@ def iter_workouts(path: str | os.PathLike, *, user_ids: Iterable[str] | None = N
         yield w
 
 
-def workout_index(path: str | os.PathLike) -> "object":
-    """A DataFrame with one row per workout: ``workout_id``, ``user_id`` (and ``n_samples`` for a
-    corpus). Cheap for corpora (no samples read); other inputs are streamed once."""
-    import pandas as pd
-
-    if data_kind(path) == "corpus":
-        from sub3coach.io.corpus import corpus_index
-
-        idx = corpus_index(path)
-        return idx[[c for c in ("workout_id", "user_id", "n_samples") if c in idx.columns]].copy()
-    rows = [{"workout_id": w.workout_id, "user_id": w.user_id} for w in iter_workouts(path)]
-    return pd.DataFrame(rows, columns=["workout_id", "user_id"])
-
-
 def runner_id(w_user: object, workout_id: object) -> str:
     """The runner key used for splitting: the user id, or the workout itself when unknown."""
     return str(w_user) if w_user not in (None, "", "None") else f"anon:{workout_id}"
@@ -156,24 +142,6 @@ class PreparedSet:
 
     items: list[Prepared] = field(default_factory=list)
     skipped: dict[str, int] = field(default_factory=dict)
-
-    def n_steps(self) -> int:
-        return int(sum(int(p.mask.sum()) for p in self.items))
-
-    def summary(self) -> dict:
-        users = sorted({str(p.user_id) for p in self.items})
-        return {
-            "n_workouts": len(self.items),
-            "n_runners": len(users),
-            "n_valid_steps": self.n_steps(),
-            "hours": round(sum(len(p.time_s) for p in self.items) * (self._step() / 3600.0), 1),
-            "skipped": dict(self.skipped),
-        }
-
-    def _step(self) -> float:
-        if not self.items or len(self.items[0].time_s) < 2:
-            return 0.0
-        return float(self.items[0].time_s[1] - self.items[0].time_s[0])
 
 
 def prepare_all(
@@ -230,11 +198,3 @@ def select_columns(items: Sequence[Prepared], all_names: Sequence[str], names: S
                  user_id=p.user_id, speed_mps=p.speed_mps, meta=p.meta)
         for p in items
     ]
-
-
-def check_data_path(path: str | os.PathLike) -> Path:
-    """``path`` as a Path, raising a one-line error when it does not exist."""
-    p = Path(path)
-    if not p.exists():
-        raise UnsupportedFormat("no such file or folder", str(p))
-    return p

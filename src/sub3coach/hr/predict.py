@@ -37,6 +37,23 @@ ZONE_BOUNDS: tuple[float, ...] = (0.50, 0.60, 0.70, 0.80, 0.90)
 HR_RANGE_BPM: tuple[float, float] = (40.0, 220.0)
 
 
+def configure_threads(n: int | None = None) -> int:
+    """Set torch's CPU threads for inference: ``n``, else env ``SUB3_TORCH_THREADS``, else 1.
+
+    One thread is the default because on a small shared machine two threads wait on each other
+    at every recurrent step (measured 7x slower under load, see benchmarks/RESULTS.md), while
+    one thread already predicts ~80 runs/s. Returns the number set."""
+    if n is None:
+        try:
+            n = int(os.environ.get("SUB3_TORCH_THREADS", "1"))
+        except ValueError:
+            n = 1
+    n = max(1, n)
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+    return n
+
+
 def _batches(lengths: Sequence[int], max_steps: int, max_batch: int) -> Iterator[list[int]]:
     """Indices grouped by similar length: each batch holds at most ``max_steps`` padded steps."""
     order = np.argsort(np.asarray(lengths), kind="stable")

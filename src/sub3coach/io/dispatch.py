@@ -59,3 +59,57 @@ def read_workout(src: Source, *, name: str | None = None) -> Workout:
     if not workouts:
         raise NotAnActivity(name or str(src) if not isinstance(src, (bytes, bytearray)) else "<bytes>", "no activity in file")
     return workouts[0]
+
+
+def read_course(src: Source, *, name: str | None = None, step_m: float = 10.0) -> Workout:
+    """Read a planned route: a GPX track or route (``<rte>``) whose points need no timestamps,
+    or any activity file (FIT/GPX/TCX) whose recorded track is reused as the course.
+
+    Returns a :class:`Workout` with ``lat_deg``, ``lon_deg``, ``altitude_m`` when known and
+    ``distance_m`` along the route, densified to one point every ``step_m`` metres (linear
+    between the file's points); ``time_s`` is a placeholder (one second per point) — the
+    planned pace gives the real times (:func:`sub3coach.hr.predict.course_workout`).
+
+    Raises:
+        CorruptFile: not a route with at least two positions.
+    """
+    import numpy as np
+
+    from sub3coach.errors import CorruptFile
+    from sub3coach.geo import cumulative_distance_m
+
+    blob = read_bytes(src, name)
+    if detect_format(blob.data, blob.name) != "gpx":
+        return read_workout(blob.data, name=blob.name)
+    import gpxpy
+    import gpxpy.gpx
+
+    try:
+        gpx = gpxpy.parse(blob.data.decode("utf-8", errors="replace").lstrip("\ufeff \t\r\n"))
+    except (gpxpy.gpx.GPXException, ValueError) as exc:
+        raise CorruptFile(blob.name, f"not a readable GPX route ({exc})") from exc
+    points = [p for t in gpx.tracks for seg in t.segments for p in seg.points] or [p for r in gpx.routes for p in r.points]
+    if len(points) < 2:
+        raise CorruptFile(blob.name, "GPX holds no track or route with at least two points")
+    lat = np.array([p.latitude for p in points], dtype=np.float64)
+    lon = np.array([p.longitude for p in points], dtype=np.float64)
+    ele = np.array([np.nan if p.elevation is None else p.elevation for p in points], dtype=np.float64)
+    dist = cumulative_distance_m(lat, lon)
+    if dist[-1] <= 0:
+        raise CorruptFile(blob.name, "route has zero length")
+    # planners give sparse points (one per turn): densify to <= step_m so the planned run has a
+    # sample every few seconds like a recording
+    keep = np.concatenate([[True], np.diff(dist) > 0])
+    lat, lon, ele, dist = lat[keep], lon[keep], ele[keep], dist[keep]
+    grid = np.linspace(0.0, dist[-1], max(int(np.ceil(dist[-1] / step_m)) + 1, dist.size))
+    lat, lon = np.interp(grid, dist, lat), np.interp(grid, dist, lon)
+    ok = np.isfinite(ele)
+    ele = np.interp(grid, dist[ok], ele[ok]) if ok.sum() >= 2 else np.full(grid.shape, np.nan)
+    dist = grid
+    points = grid  # one sample per grid point
+    name_ = (gpx.tracks[0].name if gpx.tracks else gpx.routes[0].name if gpx.routes else None) or gpx.name
+    return Workout(
+        time_s=np.arange(len(points), dtype=np.float64), lat_deg=lat, lon_deg=lon,
+        altitude_m=ele if np.isfinite(ele).any() else None, distance_m=dist, sport="run", name=name_,
+        source=blob.name, source_format="gpx",
+    )
