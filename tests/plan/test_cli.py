@@ -125,3 +125,12 @@ def test_help_has_examples() -> None:
     for cmd in ("next", "week", "race", "train", "evaluate"):
         res = runner.invoke(plan_app, [cmd, "--help"])
         assert res.exit_code == 0 and "Example: sub3 plan " + cmd in res.stdout
+
+
+def test_personalise_flag_below_threshold_uses_the_population_model(files) -> None:
+    base = ["next", "--history", str(files["history"]), "--as-of", files["as_of"].name, "--model", str(files["model"]),
+            "--no-hr", "--json"]
+    a = runner.invoke(plan_app, base)
+    b = runner.invoke(plan_app, base + ["--personalise"])  # ~40 runs: below the 150-run threshold
+    assert a.exit_code == 0 and b.exit_code == 0, b.output
+    assert json.loads(a.stdout) == json.loads(b.stdout)

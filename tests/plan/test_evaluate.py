@@ -37,3 +37,24 @@ def test_seen_runners_are_left_out() -> None:
     with pytest.raises(Sub3Error, match="nothing unseen"):
         evaluate(model, {"r0": runners["r0"]})
     assert evaluate(model, {"r0": runners["r0"]}, include_seen=True)["n_runners"] == 1
+
+
+def test_personalised_evaluation_fine_tunes_on_the_earlier_half() -> None:
+    import torch
+
+    from sub3coach.plan.evaluate import evaluate_personalised
+    from sub3coach.plan.history import QUERY_FEATURES, TOKEN_FEATURES, Examples
+    from sub3coach.plan.model import PaceTransformer, PlanConfig
+    from sub3coach.plan.train import Normalisation, PlanModel
+
+    torch.manual_seed(0)
+    runners = {f"r{s}": history_frame(100, seed=s, run_prob=0.8, user_id=f"r{s}") for s in range(2)}
+    ex = Examples.concat([make_examples(add_features(h)) for h in runners.values()])
+    cfg = PlanConfig(n_token_features=len(TOKEN_FEATURES), n_query_features=len(QUERY_FEATURES), d_model=16, n_heads=2,
+                     n_layers=1, dim_feedforward=32)
+    model = PlanModel(PaceTransformer(cfg), Normalisation.fit(ex))
+    res = evaluate_personalised(model, runners, min_runs=30)
+    assert res["n_runners"] == 2 and res["n_predictions"] > 0
+    assert res["personalised_pace_mae_s_per_km"] != res["pace_mae_s_per_km"]  # the fine-tuned model differs
+    with pytest.raises(Sub3Error, match="to fine-tune on"):
+        evaluate_personalised(model, runners, min_runs=10_000)

@@ -38,6 +38,7 @@ RaceDateOpt = Annotated[Optional[str], typer.Option("--race-date", help="Race da
 RaceDistOpt = Annotated[str, typer.Option("--race-distance", help="Race distance for --race-date (5k, 10k, half, marathon...).")]
 ModelOpt = Annotated[Optional[Path], typer.Option("--model", "-m", help="Pace model artifact (.pt). Default: the bundled model.")]
 NoHrOpt = Annotated[bool, typer.Option("--no-hr", help="Do not compute the expected heart rate.")]
+PersonaliseOpt = Annotated[bool, typer.Option("--personalise", help="Fine-tune the pace model on your history first (needs 150 runs; takes a minute).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of a table.")]
 
 
@@ -92,10 +93,13 @@ def _history(history: Path | None, library: Path | None, runner: str | None) -> 
         return history_from_library(lib, user_id=runner)
 
 
-def _model(model: Path | None) -> Any:
-    from sub3coach.plan.train import load_plan_model
+def _model(model: Path | None, history: Any = None, personalise: bool = False) -> Any:
+    from sub3coach.plan.train import fine_tune, load_plan_model
 
-    return load_plan_model(model)
+    lm = load_plan_model(model)
+    if personalise and history is not None:
+        lm = fine_tune(lm, history)
+    return lm
 
 
 def _workout_table(rows: list[Any], title: str) -> Table:
@@ -104,7 +108,7 @@ def _workout_table(rows: list[Any], title: str) -> Table:
         t.add_column(c, justify="right" if c in ("distance", "pace", "time", "expected HR") else "left")
     for w in rows:
         rest = w.is_rest
-        t.add_row(f"{w.date:%a %Y-%m-%d}", w.type, "-" if rest else f"{w.distance_m / 1000:.1f} km",
+        t.add_row(f"{w.date:%Y-%m-%d %a}", w.type, "-" if rest else f"{w.distance_m / 1000:.1f} km",
                   "-" if rest else _pace(w.pace_s_per_km), "-" if rest else _hms(w.duration_s),
                   "-" if w.expected_hr_bpm is None else f"{w.expected_hr_bpm:.0f} bpm", w.reason)
     return t
@@ -119,6 +123,7 @@ def next_cmd(
     race_date: RaceDateOpt = None,
     race_distance: RaceDistOpt = "marathon",
     model: ModelOpt = None,
+    personalise: PersonaliseOpt = False,
     no_hr: NoHrOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -131,7 +136,7 @@ def next_cmd(
 
     try:
         hist = _history(history, library, runner)
-        w = suggest_next(hist, as_of=_date(as_of, "--as-of"), race_date=_date(race_date, "--race-date"), model=_model(model),
+        w = suggest_next(hist, as_of=_date(as_of, "--as-of"), race_date=_date(race_date, "--race-date"), model=_model(model, hist, personalise),
                          hr_model=False if no_hr else None, race_distance_m=parse_distance(race_distance))
     except Sub3Error as exc:
         raise _fail(exc) from None
@@ -150,6 +155,7 @@ def week_cmd(
     race_date: RaceDateOpt = None,
     race_distance: RaceDistOpt = "marathon",
     model: ModelOpt = None,
+    personalise: PersonaliseOpt = False,
     no_hr: NoHrOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -162,7 +168,7 @@ def week_cmd(
 
     try:
         hist = _history(history, library, runner)
-        days = plan_week(hist, as_of=_date(as_of, "--as-of"), race_date=_date(race_date, "--race-date"), model=_model(model),
+        days = plan_week(hist, as_of=_date(as_of, "--as-of"), race_date=_date(race_date, "--race-date"), model=_model(model, hist, personalise),
                          hr_model=False if no_hr else None, race_distance_m=parse_distance(race_distance))
     except Sub3Error as exc:
         raise _fail(exc) from None

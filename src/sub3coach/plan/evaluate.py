@@ -91,3 +91,61 @@ def evaluate(
         "min_history_days": min_history_days,
         "per_runner": per_runner,
     }
+
+
+def evaluate_personalised(
+    model: PlanModel,
+    histories: Mapping[str, pd.DataFrame],
+    *,
+    min_runs: int | None = None,
+    min_history_days: float = MIN_HISTORY_DAYS,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Cold-start vs fine-tuned model on the later half of each unseen runner's runs.
+
+    For every unseen runner with at least ``min_runs`` runs (default
+    :data:`~sub3coach.plan.train.FINE_TUNE_MIN_RUNS`) before the median date of their scored
+    runs, the model is fine-tuned (:func:`~sub3coach.plan.train.fine_tune`) on the runs before
+    that date and both models and the baselines are scored on the runs from that date on.
+
+    Returns:
+        ``n_runners``, ``n_predictions``, ``pace_mae_s_per_km`` (cold start),
+        ``personalised_pace_mae_s_per_km``, ``baselines`` (same runs), ``min_runs``.
+    """
+    from sub3coach.plan.history import epoch_days
+    from sub3coach.plan.train import FINE_TUNE_MIN_RUNS, fine_tune
+
+    min_runs = FINE_TUNE_MIN_RUNS if min_runs is None else min_runs
+    seen = seen_runners(model)
+    errs: dict[str, list[np.ndarray]] = {"cold": [], "tuned": [], **{b: [] for b in BASELINES}}
+    n_runners = 0
+    for uid in sorted(histories):
+        h = histories[uid]
+        if uid in seen or len(h) < 2:
+            continue
+        ex = make_examples(add_features(h), min_history_days=min_history_days)
+        if not len(ex):
+            continue
+        cut = float(np.quantile(ex.target_day, 0.5))
+        early = h[epoch_days(h["start_time"]) < cut]
+        if len(early) < min_runs:
+            continue
+        later = ex.subset(ex.target_day >= cut)
+        tuned = fine_tune(model, early, min_runs=min_runs, seed=seed)
+        n_runners += 1
+        errs["cold"].append(np.abs(model.predict_pace(later) - later.target_pace))
+        errs["tuned"].append(np.abs(tuned.predict_pace(later) - later.target_pace))
+        for b in BASELINES:
+            errs[b].append(np.abs(baseline_model(b).predict_pace(later) - later.target_pace))
+        log.info("personalised %s: %d runs scored", uid, len(later))
+    if not n_runners:
+        raise Sub3Error(f"no unseen runner has {min_runs} runs to fine-tune on")
+    mean = {k: round(float(np.concatenate(v).mean()), 2) for k, v in errs.items()}
+    return {
+        "n_runners": n_runners,
+        "n_predictions": int(sum(len(e) for e in errs["cold"])),
+        "pace_mae_s_per_km": mean["cold"],
+        "personalised_pace_mae_s_per_km": mean["tuned"],
+        "baselines": {b: mean[b] for b in BASELINES},
+        "min_runs": min_runs,
+    }

@@ -15,7 +15,8 @@ q >= 1.08                  recovery    0.6 x usual run
 =========================  ==========  =====================================
 
 where ``V`` is the week's volume target (the cap below) and ``n`` the runner's usual runs per
-week (runs in the last 28 days / 4, between 2 and 6).
+week (runs in the last 28 days / 4, between 2 and 6). A "long" run the caps cut below 1.25 usual
+runs is called easy.
 
 Coach rules (:class:`CoachRules`), checked on calendar days (history days and planned days
 together):
@@ -281,26 +282,26 @@ class _Planner:
             return NextWorkout(day, "race", self.race_distance_m, pace, self.race_distance_m / 1000.0 * pace,
                                predicted_pace_s_per_km=pred, ref_pace_s_per_km=ref, reason=reason)
         if to_race == 1:
-            return rest("the day before the race")
+            return rest("day before the race")
         if all(self.days.ran(day - timedelta(days=k)) for k in range(1, 7)):
-            return rest("six running days in a row: a rest day a week")
+            return rest("6 running days in a row")
         if not want_run:
-            return rest("rest day in your usual week")
+            return rest("usual rest day")
         cap = weekly_cap_m(self.days, day, r, self.race_date)
         budget = cap - self.days.volume(day - timedelta(days=6), day - timedelta(days=1))
         limit = min(budget, r.long_run_max_fraction * cap)
         if limit < r.min_run_m:
-            return rest(f"weekly volume cap {cap / 1000:.1f} km reached")
+            return rest(f"7-day cap {cap / 1000:.1f} km reached")
         pred, ref = self.predict(day)
         kind = type_from_ratio(pred / ref)
         pace = pred
-        reason = f"predicted pace {pred / ref:.2f} x your 28-day median"
+        reason = f"pace {pred / ref:.2f} x 28-day median"
         hard_yesterday = self.days.hard.get(day - timedelta(days=1), False)
         easy_only = to_race is not None and 0 < to_race <= r.easy_only_days_before_race
         if kind in HARD_TYPES and (hard_yesterday or easy_only):
             kind = "easy"
             pace = max(pred, self.easy_pace(ref))
-            reason += "; easy: " + ("taper" if easy_only else "no two hard days in a row")
+            reason += "; easy: " + ("taper" if easy_only else "hard day before")
         usual = cap / self.runs_per_week
         if kind == "long":
             wanted = r.long_run_max_fraction * cap
@@ -313,10 +314,13 @@ class _Planner:
             if limit >= r.min_run_m and not easy_only:
                 dist = r.min_run_m
             else:
-                return rest("too little volume left for a worthwhile run")
+                return rest("too little volume left")
         dist = math.floor(dist / 100.0) * 100.0  # whole 100 m, never above the limit
         if dist < r.min_run_m:
-            return rest("too little volume left for a worthwhile run")
+            return rest("too little volume left")
+        if kind == "long" and dist < 1.25 * usual:
+            kind = "easy"  # the caps left no room for a run that is long for this runner
+            reason += "; easy: too little volume for a long run"
         return NextWorkout(day, kind, dist, pace, dist / 1000.0 * pace, predicted_pace_s_per_km=pred,
                            ref_pace_s_per_km=ref, weekly_cap_m=cap, reason=reason)
 

@@ -384,12 +384,14 @@ def fine_tune(
     epochs: int = 8,
     lr: float = 1e-4,
     seed: int = 0,
+    max_examples: int = 600,
     progress: bool = False,
 ) -> PlanModel:
     """A copy of ``model`` adapted to one runner's history (unchanged copy when too short).
 
     The runner's walk-forward examples are split in time: the earliest 80 % train, the latest
-    20 % stop early (patience 2). Needs ``min_runs`` runs (:data:`FINE_TUNE_MIN_RUNS`)."""
+    20 % stop early (patience 2); at most the ``max_examples`` most recent runs are used. Needs
+    ``min_runs`` runs (:data:`FINE_TUNE_MIN_RUNS`)."""
     if not isinstance(model.module, PaceTransformer):
         raise Sub3Error(f"only the Transformer can be fine-tuned, not the {model.name} baseline")
     out = PlanModel(copy.deepcopy(model.module), model.norm, name=model.name, meta=dict(model.meta), path=model.path)
@@ -398,6 +400,7 @@ def fine_tune(
         out.meta["fine_tuned"] = False
         return out
     ex = make_examples(add_features(history))
+    ex = ex.subset(slice(max(0, len(ex) - max_examples), None))  # the most recent runs (bounded cost)
     cut = int(len(ex) * 0.8)
     hist = fit(out, ex.subset(slice(0, cut)), ex.subset(slice(cut, None)), epochs=epochs, lr=lr, batch_size=64,
                patience=2, seed=seed, progress=progress)
