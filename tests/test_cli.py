@@ -135,3 +135,18 @@ def test_ctrl_c_during_import_leaves_only_whole_workouts(tmp_path: Path, workers
     r = sub3("import", str(d), "--library", str(lib), "--json")
     rep = json.loads(r.stdout)
     assert rep["imported"] + rep["duplicates"] == n_files and rep["duplicates"] == n_runs
+
+
+def test_show_plot_errors_sport_aliases_and_missing_library(tmp_path: Path) -> None:
+    lib = str(tmp_path / "lib.duckdb")
+    r = sub3("runs", "--library", str(tmp_path / "typo.duckdb"))
+    assert r.returncode == 1 and "does not exist" in r.stderr and not (tmp_path / "typo.duckdb").exists()
+    gpx = tmp_path / "run.gpx"
+    gpx.write_bytes(write_gpx(synthetic_run(duration_s=900, seed=9)))
+    assert sub3("import", str(gpx), "--library", lib).returncode == 0
+    r = sub3("runs", "--sport", "Running", "--json", "--library", lib)
+    assert len(json.loads(r.stdout)) == 1
+    r = sub3("show", "latest", "--library", lib, "--plot", str(tmp_path / "no" / "such" / "dir" / "x.png"))
+    assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1 and "cannot write the plot" in r.stderr
+    r = sub3("example", str(gpx / "x.gpx"))  # parent is a file
+    assert r.returncode == 1 and "cannot write" in r.stderr and "Traceback" not in r.stderr

@@ -179,3 +179,69 @@ def test_corpus_parquet_import_is_the_same_with_one_or_two_workers(tmp_path: Pat
         ids.append(sorted(r["id"] for r in lib.runs()))
         assert {r["user_id"] for r in lib.runs()} == {"u0", "u1", "u2"}
     assert ids[0] == ids[1] == [f"w{k}" for k in range(9)]
+
+
+# ----- regressions found in review ---------------------------------------------------------
+def test_odd_inputs_fail_alone_and_never_sink_the_batch(tmp_path: Path, lib: Library) -> None:
+    import gzip as gz
+    import os
+
+    d = tmp_path / "odd"
+    d.mkdir()
+    good = synthetic_run(duration_s=900, seed=11)
+    (d / "good.gpx").write_bytes(write_gpx(good))
+    other = synthetic_run(duration_s=900, seed=12)
+    latin1 = os.fsencode(d) + b"/caf\xe9.gpx"  # a file name that is not UTF-8
+    with open(latin1, "wb") as fh:
+        fh.write(write_gpx(other.replace(time_s=other.time_s + 86400)))
+    (d / "broken.gpx.gz").write_bytes(gz.compress(b"<gpx>")[:10] + os.urandom(200))
+    one_point = write_gpx(synthetic_run(duration_s=600, seed=13))
+    head, tail = one_point.split(b"<trkpt", 1)[0], b"</trkseg></trk></gpx>"
+    first = b"<trkpt" + one_point.split(b"<trkpt", 2)[1]
+    (d / "one.gpx").write_bytes(head + first.split(b"</trkpt>")[0] + b"</trkpt>" + tail)
+    rep = import_paths([d], lib, workers=1)
+    assert rep.imported == 2, rep
+    failed = {f["path"].rsplit("/", 1)[-1]: f["error"] for f in rep.failed}
+    assert set(failed) == {"broken.gpx.gz", "one.gpx"}, failed
+    assert all("\n" not in e for e in failed.values())
+    assert any(r["source"].endswith("caf\ufffd.gpx") for r in lib.runs())
+    # a failed file is read again next time, not counted as a duplicate
+    again = import_paths([d / "one.gpx"], lib)
+    assert again.duplicates == 0 and len(again.failed) == 1
+
+
+def test_workout_with_impossible_times_fails_alone(lib: Library) -> None:
+    from sub3coach.errors import Sub3Error
+
+    w = synthetic_run(duration_s=600, seed=1)
+    with pytest.raises(Sub3Error, match="1980-2100"):
+        lib.add_workout(w.replace(time_s=w.time_s * 1e6))
+
+
+def test_date_only_history_row_is_replaced_by_the_recorded_run(tmp_path: Path, lib: Library) -> None:
+    w = synthetic_run(duration_s=1800, seed=4)
+    s = w.summary()
+    day = s.start_time.strftime("%Y-%m-%d")
+    hist = tmp_path / "log.csv"
+    hist.write_text(f"date,dist_m,mov_s,hr,intensity,load,name\n{day},{s.distance_m:.0f},{s.moving_time_s:.0f},150,easy,40,x\n")
+    assert import_paths([hist], lib).imported == 1
+    (tmp_path / "r.gpx").write_bytes(write_gpx(w))
+    assert import_paths([tmp_path / "r.gpx"], lib).imported == 1
+    rows = lib.runs()
+    assert len(rows) == 1 and rows[0]["summary_only"] is False
+
+
+def test_encrypted_zip_member_and_empty_folder(tmp_path: Path, lib: Library) -> None:
+    z = tmp_path / "enc.zip"
+    with zipfile.ZipFile(z, "w") as zf:
+        zf.writestr("a.gpx", write_gpx(synthetic_run(duration_s=600, seed=5)))
+    raw = bytearray(z.read_bytes())
+    for sig in (b"PK\x03\x04", b"PK\x01\x02"):  # set the "encrypted" flag bit in both headers
+        i = raw.index(sig)
+        off = 6 if sig == b"PK\x03\x04" else 8
+        raw[i + off] |= 1
+    z.write_bytes(bytes(raw))
+    (tmp_path / "empty").mkdir()
+    rep = import_paths([z, tmp_path / "empty"], lib, workers=1)
+    assert len(rep.failed) == 1 and "encrypted" in rep.failed[0]["error"]
+    assert rep.skipped == [{"path": str(tmp_path / "empty"), "reason": "folder holds no files"}]

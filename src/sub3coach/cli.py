@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -146,9 +147,11 @@ def runs_cmd(
 
     Example: sub3 runs --sport run --since 2024-01-01 --json
     """
+    from sub3coach.workout import normalise_sport
+
     since_dt = _parse_date(since)
-    with open_library(library) as lib:
-        rows = lib.runs(sport=sport, since=since_dt)
+    with open_library(library, read_only=True) as lib:
+        rows = lib.runs(sport=normalise_sport(sport) if sport else None, since=since_dt)
     if as_json:
         typer.echo(json.dumps(rows, indent=2, default=str))
         return
@@ -178,7 +181,7 @@ def show_cmd(
 
     Example: sub3 show 3f2a9c --plot run.png
     """
-    with open_library(library) as lib:
+    with open_library(library, read_only=True) as lib:
         if run_id == "latest":
             rows = lib.runs()
             if not rows:
@@ -191,7 +194,10 @@ def show_cmd(
             raise Sub3Error(f"run {row['id']} is summary-only: nothing to plot")
         from sub3coach.viz import plot_workout
 
-        plot_workout(workout, plot)
+        try:
+            plot_workout(workout, plot)
+        except (OSError, ValueError) as exc:
+            raise fail(f"{plot}: cannot write the plot ({exc})") from exc
     if as_json:
         typer.echo(json.dumps(row, indent=2, default=str))
         return
@@ -229,7 +235,7 @@ def example_cmd(
     out: Annotated[Path, typer.Argument(help="Output file: .gpx or .tcx (optionally .gz).")],
     minutes: Annotated[float, typer.Option(min=1, max=600, help="Duration in minutes.")] = 45.0,
     pace: Annotated[str, typer.Option(help="Steady pace on the flat, min:sec per km.")] = "5:00",
-    seed: Annotated[int, typer.Option(help="Random seed (same seed, same run).")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Random seed (same seed, same run).")] = 0,
     no_hr: Annotated[bool, typer.Option("--no-hr", help="Leave heart rate out (as from a watch without a strap).")] = False,
     course_km: Annotated[Optional[float], typer.Option("--course-km", min=0.5, max=100, help="Write a planned route of this length instead of a run (GPX).")] = None,
 ) -> None:
@@ -259,8 +265,15 @@ def example_cmd(
     data = write_gpx(w) if name.endswith(".gpx") else write_tcx(w)
     if out.name.lower().endswith(".gz"):
         data = _gzip.compress(data)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(data)
+    tmp = out.with_name(out.name + ".part")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_bytes(data)
+        os.replace(tmp, out)  # never a half-written file under the final name
+    except OSError as exc:
+        if tmp.parent.is_dir():
+            tmp.unlink(missing_ok=True)
+        raise fail(f"{out}: cannot write ({exc.strerror or exc})") from exc
     what = f"{course_km:g} km route" if course_km is not None else f"{minutes:.0f} min at {pace}/km"
     console.print(f"wrote {out} ({what}, {len(w)} points)")
 

@@ -9,11 +9,13 @@ file is reported and the batch goes on.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import concurrent.futures.process
 import gzip
 import logging
 import multiprocessing as mp
 import os
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,6 +76,12 @@ class Job:
 
 
 # ----- expansion ------------------------------------------------------------------------
+def display(path: str | os.PathLike) -> str:
+    """A printable, UTF-8-safe form of a path for messages and ``Workout.source`` (file names
+    that are not valid UTF-8 keep a replacement character; the raw path is used for I/O)."""
+    return os.fsencode(path).decode("utf-8", "replace")
+
+
 def _head(path: Path, n: int = 8192) -> bytes:
     with path.open("rb") as fh:
         head = fh.read(n)
@@ -81,8 +89,8 @@ def _head(path: Path, n: int = 8192) -> bytes:
         try:
             with gzip.open(path, "rb") as gz:
                 return gz.read(n)
-        except (OSError, EOFError):
-            return head
+        except (OSError, EOFError, zlib.error):
+            return head  # the reader reports the broken stream
     return head
 
 
@@ -110,7 +118,7 @@ def _classify_zip(path: Path, label: str) -> list[Job]:
 
 
 def _classify_file(path: Path, explicit: bool) -> list[Job]:
-    label = str(path)
+    label = display(path)
     try:
         if path.stat().st_size == 0:
             raise CorruptFile(label, "empty file")
@@ -121,23 +129,23 @@ def _classify_file(path: Path, explicit: bool) -> list[Job]:
         return [Job("error", label, label, error=exc)]
     fmt = sniff(head, path.name)
     if fmt in _ACTIVITY:
-        return [Job("file", label, label, explicit=explicit)]
+        return [Job("file", label, str(path), explicit=explicit)]
     try:
         if fmt == "zip":
             return _classify_zip(path, label)
     except Sub3Error as exc:
         return [Job("error", label, label, error=exc)]
     if fmt == "parquet":
-        return [Job("stream", label, label, stream_kind="corpus")]
+        return [Job("stream", label, str(path), stream_kind="corpus")]
     if fmt == "endomondo":
-        return [Job("stream", label, label, stream_kind="endomondo")]
+        return [Job("stream", label, str(path), stream_kind="endomondo")]
     if fmt == "apple_health_xml":
-        return [Job("stream", label, label, stream_kind="apple_health")]
+        return [Job("stream", label, str(path), stream_kind="apple_health")]
     if fmt in ("json", "csv"):
         from sub3coach.io.history import detect_history_format
 
         if detect_history_format(head, path.name):
-            return [Job("stream", label, label, stream_kind="history")]
+            return [Job("stream", label, str(path), stream_kind="history")]
         err: Sub3Error = NotAnActivity(label, f"a {fmt.upper()} file that is neither an activity nor a known training history")
     else:
         ext = path.name.lower().removesuffix(".gz").rsplit(".", 1)[-1]
@@ -155,29 +163,45 @@ def _classify_file(path: Path, explicit: bool) -> list[Job]:
 
 def expand(paths: Iterable[str | os.PathLike]) -> Iterator[Job]:
     """Turn user-given paths into jobs. Folders are walked recursively in name order
-    (hidden files skipped); a folder holding a Strava export is read as one export."""
+    (hidden files skipped); a folder holding a Strava export is read as one export;
+    unreadable folders are reported as failures, an empty folder as skipped."""
+    from sub3coach.io.strava_export import is_strava_export
+
     for p in paths:
         path = Path(p)
-        if not path.exists():
-            yield Job("error", str(path), str(path), error=CorruptFile(str(path), "no such file or folder"), explicit=True)
+        label = display(path)
+        try:
+            exists, is_dir = path.exists(), path.is_dir()
+        except OSError as exc:
+            yield Job("error", label, str(path), error=CorruptFile(label, f"cannot read: {exc.strerror or exc}"), explicit=True)
             continue
-        if path.is_dir():
-            from sub3coach.io.strava_export import is_strava_export
-
-            if is_strava_export(path):
-                yield Job("stream", str(path), str(path), stream_kind="strava")
-                continue
-            for root, dirs, files in os.walk(path):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                if Path(root) != path and is_strava_export(Path(root)):
-                    dirs[:] = []
-                    yield Job("stream", root, root, stream_kind="strava")
-                    continue
-                for f in sorted(files):
-                    if not f.startswith("."):
-                        yield from _classify_file(Path(root) / f, explicit=False)
-        else:
+        if not exists:
+            yield Job("error", label, str(path), error=CorruptFile(label, "no such file or folder"), explicit=True)
+            continue
+        if not is_dir:
             yield from _classify_file(path, explicit=True)
+            continue
+        if is_strava_export(path):
+            yield Job("stream", label, str(path), stream_kind="strava")
+            continue
+        walk_errors: list[OSError] = []
+        n_found = 0
+        for root, dirs, files in os.walk(path, onerror=walk_errors.append):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            if Path(root) != path and is_strava_export(Path(root)):
+                dirs[:] = []
+                n_found += 1
+                yield Job("stream", display(root), root, stream_kind="strava")
+                continue
+            for f in sorted(files):
+                if not f.startswith("."):
+                    n_found += 1
+                    yield from _classify_file(Path(root) / f, explicit=False)
+        for exc in walk_errors:
+            where = display(exc.filename or label)
+            yield Job("error", where, where, error=CorruptFile(where, f"cannot read folder: {exc.strerror or exc}"))
+        if n_found == 0 and not walk_errors:
+            yield Job("error", label, str(path), error=NotAnActivity(label, "folder holds no files"), explicit=True)
 
 
 # ----- parsing (runs in worker processes) -----------------------------------------------
@@ -244,6 +268,8 @@ def parse_strava_shard(path: str, label: str, k: int, n: int) -> list[Outcome]:
     except Sub3Error as exc:
         if k == 0:  # the same container error hits every shard: report it once
             out.append((label, None, None, exc))
+    except Exception as exc:  # a reader bug must not end the batch
+        out.append((f"{label} (part {k + 1}/{n})", None, None, Sub3Error(f"unexpected error: {type(exc).__name__}: {exc}", label)))
     return out
 
 
@@ -256,6 +282,8 @@ def parse_corpus_shard(path: str, label: str, k: int, n: int) -> list[Outcome]:
         return [(f"{label}#{w.workout_id}", None, [clean(w)], None) for w in iter_corpus(path, shard=(k, n))]
     except Sub3Error as exc:
         return [(label, None, None, exc)] if k == 0 else []
+    except Exception as exc:  # a reader bug must not end the batch
+        return [(f"{label} (part {k + 1}/{n})", None, None, Sub3Error(f"unexpected error: {type(exc).__name__}: {exc}", label))]
 
 
 # ----- the import -----------------------------------------------------------------------
@@ -283,17 +311,25 @@ class Importer:
         if not workouts:
             into.skip(label, "file holds no workout")
             return
+        ok = 0
         for w in workouts:
             try:
                 res = self.library.add_workout(w, file_sha=sha)
             except Sub3Error as exc:
                 into.fail(label, exc)
                 continue
+            except (KeyboardInterrupt, MemoryError):
+                raise
+            except Exception as exc:  # one odd workout must not sink its batch
+                log.debug("cannot store %s", label, exc_info=True)
+                into.fail(label, f"cannot store: {type(exc).__name__}: {exc}")
+                continue
+            ok += 1
             if res.status == "duplicate":
                 into.duplicates += 1
             else:
                 into.imported += 1
-        if sha:
+        if sha and ok == len(workouts):  # a file with a failed workout is read again next time
             self.library.record_file(sha, label, len(workouts))
 
     def flush(self) -> None:
@@ -385,21 +421,41 @@ class Importer:
     def _run_pool(self, tasks: list[tuple[Callable[..., list[Outcome]], tuple[Any, ...]]]) -> None:
         ctx = mp.get_context("forkserver")
         with cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx) as pool:
-            pending: set[cf.Future[Any]] = set()
+            pending: dict[cf.Future[Any], tuple[Callable[..., list[Outcome]], tuple[Any, ...]]] = {}
             try:
                 for fn, args in tasks:
-                    pending.add(pool.submit(fn, *args))
+                    try:
+                        pending[pool.submit(fn, *args)] = (fn, args)
+                    except cf.process.BrokenProcessPool as exc:  # a worker died earlier
+                        self._fail_task((fn, args), exc)
+                        continue
                     if len(pending) >= 3 * self.workers:
-                        done, pending = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+                        done, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
                         for f in done:
-                            for outcome in f.result():
-                                self._outcome(*outcome)
-                for f in cf.as_completed(pending):
-                    for outcome in f.result():
-                        self._outcome(*outcome)
+                            self._task_done(f, pending.pop(f))
+                for f in cf.as_completed(list(pending)):
+                    self._task_done(f, pending.pop(f))
             except BaseException:
                 pool.shutdown(wait=False, cancel_futures=True)
                 raise
+
+    def _task_done(self, fut: "cf.Future[Any]", task: tuple[Callable[..., list[Outcome]], tuple[Any, ...]]) -> None:
+        """Record a worker task's outcomes; a crashed worker fails the task's inputs."""
+        try:
+            outcomes = fut.result()
+        except (KeyboardInterrupt, MemoryError):
+            raise
+        except Exception as exc:  # e.g. BrokenProcessPool after a worker was killed
+            self._fail_task(task, exc)
+            return
+        for outcome in outcomes:
+            self._outcome(*outcome)
+
+    def _fail_task(self, task: tuple[Callable[..., list[Outcome]], tuple[Any, ...]], exc: BaseException) -> None:
+        fn, args = task
+        labels = [j.label for j in args[0]] if fn is parse_jobs else [f"{args[1]} (part {args[2] + 1}/{args[3]})"]
+        for label in labels:
+            self._outcome(label, None, None, Sub3Error(f"worker process failed: {type(exc).__name__}: {exc}", label))
 
     def _run_stream(self, job: Job) -> None:
         try:
@@ -413,6 +469,11 @@ class Importer:
                 self.report.skip(job.label, exc.detail)
             else:
                 self.report.fail(job.label, exc)
+        except (KeyboardInterrupt, MemoryError):
+            raise
+        except Exception as exc:  # a reader bug must not end the whole import
+            log.debug("stream %s failed", job.label, exc_info=True)
+            self.report.fail(job.label, f"unexpected error: {type(exc).__name__}: {exc}")
 
     def _import_history(self, job: Job) -> None:
         from sub3coach.io.history import iter_history

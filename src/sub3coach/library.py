@@ -32,6 +32,9 @@ log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 
+#: Workouts must lie within 1980-01-01 .. 2100-01-01 (unix s).
+VALID_TIME_S = (315_532_800.0, 4_102_444_800.0)
+
 #: Two workouts of compatible sport starting within this many seconds, whose durations agree
 #: within :data:`DUP_DURATION_TOL`, are the same run (e.g. the FIT and the GPX of one run).
 DUP_START_TOL_S = 120.0
@@ -164,7 +167,10 @@ class Library:
         self._buf_runs: list[list[Any]] = []
         self._buf_samples: list[tuple[str, Workout]] = []
         if not read_only:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise Sub3Error(f"cannot create the library folder: {exc.strerror or exc}", str(self.path)) from exc
         elif not self.path.exists():
             raise Sub3Error("library does not exist yet (import something first)", str(self.path))
         try:
@@ -290,24 +296,29 @@ class Library:
         *,
         user_id: str | None = None,
         date_only: bool = False,
+        date_only_rows: bool = False,
     ) -> tuple[str, bool] | None:
         """An existing run that is the same activity: ``(id, summary_only)`` or ``None``.
 
         Same activity = compatible sport, start within :data:`DUP_START_TOL_S` (or the same
         UTC day when ``date_only``), and, where both are known, the same runner, duration
-        within :data:`DUP_DURATION_TOL` and distance within 5 %."""
+        within :data:`DUP_DURATION_TOL` and distance within 5 %. ``date_only_rows`` restricts
+        the search to summary-only rows from histories that know only the day."""
         if date_only:
             day = start.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
             lo, hi = day, day + timedelta(days=1)
         else:
             lo, hi = start - timedelta(seconds=DUP_START_TOL_S), start + timedelta(seconds=DUP_START_TOL_S)
         rows = self.con.execute(
-            "SELECT id, sport, duration_s, distance_m, summary_only, user_id FROM runs WHERE start_time BETWEEN ? AND ?",
+            "SELECT id, sport, duration_s, distance_m, summary_only, user_id, metadata FROM runs"
+            " WHERE start_time BETWEEN ? AND ?",
             [lo, hi],
         ).fetchall()
-        rows += [(r[0], r[1], r[4], r[3], r[16], r[14]) for r in self._buf_runs if lo <= r[2] <= hi]
-        for rid, rsport, rdur, rdist, summary_only, ruser in rows:
+        rows += [(r[0], r[1], r[4], r[3], r[16], r[14], r[21]) for r in self._buf_runs if lo <= r[2] <= hi]
+        for rid, rsport, rdur, rdist, summary_only, ruser, rmeta in rows:
             if not _compatible(rsport, sport) or (user_id and ruser and user_id != ruser):
+                continue
+            if date_only_rows and not (summary_only and '"date_only": true' in (rmeta or "")):
                 continue
             if duration_s and rdur and abs(rdur - duration_s) > DUP_DURATION_TOL * max(rdur, duration_s) + 60.0:
                 continue
@@ -325,11 +336,17 @@ class Library:
         A summary-only history run of the same activity is replaced by the full workout."""
         if len(w) < 2:
             raise Sub3Error("workout has fewer than 2 samples", w.source)
+        if not (VALID_TIME_S[0] <= w.time_s[0] and w.time_s[-1] <= VALID_TIME_S[1]):
+            raise Sub3Error("timestamps outside 1980-2100 (wrong time unit or relative times)", w.source)
         s = w.summary()
         run_id = w.workout_id or w.content_id()
         if self._exists(run_id):
             return AddResult("duplicate", run_id)
         dup = self.find_duplicate(w.sport, s.start_time, s.duration_s, s.distance_m, user_id=w.user_id)
+        if dup is None:  # a history row that knows only the day of this run
+            dup = self.find_duplicate(
+                w.sport, s.start_time, None, s.distance_m, user_id=w.user_id, date_only=True, date_only_rows=True
+            )
         if dup is not None and not dup[1]:
             return AddResult("duplicate", dup[0])
         status = "imported"

@@ -143,6 +143,10 @@ def read_zip_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, label: str, limi
             data = fh.read(cap + 1)
     except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
         raise CorruptFile(f"{label}!{info.filename}", f"corrupt zip member ({exc})") from exc
+    except RuntimeError as exc:  # zipfile's "File ... is encrypted, password required"
+        raise CorruptFile(f"{label}!{info.filename}", "encrypted zip member (password required)") from exc
+    except NotImplementedError as exc:
+        raise CorruptFile(f"{label}!{info.filename}", f"unsupported zip compression ({exc})") from exc
     if len(data) > cap:
         raise UnsafeArchive(f"{label}!{info.filename}", "member larger than declared (possible zip bomb)")
     return data
