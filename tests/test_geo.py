@@ -180,3 +180,12 @@ def test_speed_distance_roundtrip_is_monotone(dts: list[float], vs: list[float])
     # a monotone distance never gives a negative speed, and never more than the fastest input
     assert np.all(back >= -1e-9)
     assert np.all(back <= v.max() + 1e-6)
+
+
+def test_speed_and_distance_tolerate_repeated_stamps_and_inf() -> None:
+    t = np.array([0.0, 1.0, 1.0, 2.0, 3.0])
+    d = np.array([0.0, 3.0, 3.0, 6.0, 9.0])
+    v = geo.speed_from_distance_mps(t, d)
+    assert np.isnan(v[2]) and np.allclose(v[[0, 1, 3, 4]], 3.0)
+    dist = geo.distance_from_speed_m(np.arange(4.0), np.array([3.0, np.inf, 3.0, np.nan]))
+    assert np.isfinite(dist).all()

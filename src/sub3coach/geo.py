@@ -128,7 +128,8 @@ def distance_from_speed_m(time_s: np.ndarray, speed_mps: np.ndarray, max_gap_s: 
 
     Intervals longer than ``max_gap_s`` (pauses) and missing speeds contribute nothing."""
     t = np.asarray(time_s, dtype=np.float64)
-    v = np.nan_to_num(np.asarray(speed_mps, dtype=np.float64), nan=0.0)
+    v = np.asarray(speed_mps, dtype=np.float64)
+    v = np.where(np.isfinite(v), v, 0.0)  # missing or infinite speeds contribute nothing
     if t.size < 2:
         return np.zeros(t.shape)
     dt = np.diff(t)
@@ -140,13 +141,18 @@ def distance_from_speed_m(time_s: np.ndarray, speed_mps: np.ndarray, max_gap_s: 
 def speed_from_distance_mps(time_s: np.ndarray, distance_m: np.ndarray) -> np.ndarray:
     """Speed in m/s from cumulative distance by central differences (NaN-aware).
 
-    The result has the input's length; samples with a missing distance give NaN."""
+    The result has the input's length; samples with a missing distance, and samples whose
+    time stamp repeats an earlier one, give NaN."""
     t = np.asarray(time_s, dtype=np.float64)
     d = np.asarray(distance_m, dtype=np.float64)
     out = np.full(t.shape, np.nan)
-    ok = np.isfinite(d)
-    if ok.sum() < 2:
+    ok = np.isfinite(d) & np.isfinite(t)
+    idx = np.flatnonzero(ok)
+    if idx.size:  # keep strictly increasing times only: a repeated stamp would divide by zero
+        tt = t[idx]
+        idx = idx[tt > np.maximum.accumulate(np.concatenate([[-np.inf], tt[:-1]]))]
+    if idx.size < 2:
         return out
-    tv, dv = t[ok], d[ok]
-    out[ok] = np.gradient(dv, tv) if tv.size > 2 else (dv[1] - dv[0]) / max(tv[1] - tv[0], 1e-9)
+    tv, dv = t[idx], d[idx]
+    out[idx] = np.gradient(dv, tv) if tv.size > 2 else (dv[1] - dv[0]) / (tv[1] - tv[0])
     return out

@@ -112,6 +112,9 @@ def _classify_zip(path: Path, label: str) -> list[Job]:
                 base = base[:-3]
             if base.endswith((".fit", ".gpx", ".tcx")):
                 jobs.append(Job("member", f"{label}!{m.filename}", str(path), member=m.filename))
+            elif base.endswith(".zip"):  # e.g. Garmin Connect's export: zips inside a zip
+                where = f"{label}!{m.filename}"
+                jobs.append(Job("error", where, str(path), error=NotAnActivity(where, "zip inside a zip: unpack the outer archive and import the folder")))
         if not jobs:
             raise NotAnActivity(label, "zip archive holds no FIT, GPX or TCX file and is no known export")
         return jobs
