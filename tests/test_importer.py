@@ -1,8 +1,6 @@
 """Batch import: folders, zips, bad input, idempotence, cross-format duplicates, real files."""
 from __future__ import annotations
 
-import io
-import json
 import zipfile
 from pathlib import Path
 
@@ -10,7 +8,6 @@ import numpy as np
 import pytest
 
 from sub3coach.importer import import_paths
-from sub3coach.io.dispatch import read_file
 from sub3coach.io.write import write_gpx, write_tcx
 from sub3coach.library import Library
 from sub3coach.synth import synthetic_run

@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from sub3coach.errors import Sub3Error
+from sub3coach.units import format_duration, format_pace, parse_pace
 
 app = typer.Typer(
     name="sub3",
@@ -50,20 +51,6 @@ def open_library(path: Path | None, *, read_only: bool = False) -> Any:
     from sub3coach.library import Library
 
     return Library(path, read_only=read_only)
-
-
-def _fmt_pace(s_per_km: float | None) -> str:
-    if not s_per_km:
-        return "-"
-    m, s = divmod(int(round(s_per_km)), 60)
-    return f"{m}:{s:02d}/km"
-
-
-def _fmt_duration(s: float | None) -> str:
-    if s is None:
-        return "-"
-    s = int(round(s))
-    return f"{s // 3600}:{(s % 3600) // 60:02d}:{s % 60:02d}"
 
 
 def _num(x: float | None, fmt: str = "{:.0f}") -> str:
@@ -162,8 +149,8 @@ def runs_cmd(
     for r in rows:
         t.add_row(
             r["id"][:10] + ("*" if r["summary_only"] else ""), r["sport"], r["start_time"][:16].replace("T", " "),
-            _num(r["distance_m"] / 1000 if r["distance_m"] else None, "{:.2f}"), _fmt_duration(r["moving_time_s"] or r["duration_s"]),
-            _fmt_pace(r["avg_pace_s_per_km"]), _num(r["elevation_gain_m"]), _num(r["avg_hr_bpm"]), Path(str(r["source"])).name,
+            _num(r["distance_m"] / 1000 if r["distance_m"] else None, "{:.2f}"), format_duration(r["moving_time_s"] or r["duration_s"]),
+            format_pace(r["avg_pace_s_per_km"]), _num(r["elevation_gain_m"]), _num(r["avg_hr_bpm"]), Path(str(r["source"])).name,
         )
     console.print(t)
     if any(r["summary_only"] for r in rows):
@@ -207,8 +194,8 @@ def show_cmd(
     for label, value in (
         ("id", row["id"]), ("sport", row["sport"]), ("start (UTC)", row["start_time"]),
         ("distance", _num(row["distance_m"] / 1000 if row["distance_m"] else None, "{:.2f} km")),
-        ("elapsed", _fmt_duration(row["duration_s"])), ("moving", _fmt_duration(row["moving_time_s"])),
-        ("pace", _fmt_pace(row["avg_pace_s_per_km"])), ("elevation gain", _num(row["elevation_gain_m"], "{:.0f} m")),
+        ("elapsed", format_duration(row["duration_s"])), ("moving", format_duration(row["moving_time_s"])),
+        ("pace", format_pace(row["avg_pace_s_per_km"])), ("elevation gain", _num(row["elevation_gain_m"], "{:.0f} m")),
         ("avg / max HR", f"{_num(row['avg_hr_bpm'])} / {_num(row['max_hr_bpm'])} bpm"),
         ("device", row["device"] or "-"), ("samples", str(row["n_samples"] or "-")), ("source", str(row["source"])),
     ):
@@ -218,16 +205,12 @@ def show_cmd(
         console.print(f"plot written to {plot}")
 
 
-def parse_pace(value: str) -> float:
-    """Pace ``m:ss`` (per km) to seconds per km; raises typer.BadParameter on bad input."""
+def _pace_option(value: str) -> float:
+    """Pace option ``m:ss`` -> seconds per km, as a usage error when malformed."""
     try:
-        m, sec = value.strip().split(":")
-        pace = int(m) * 60 + float(sec)
-    except ValueError as exc:
-        raise typer.BadParameter(f"{value!r} is not a pace like 4:15 (min:sec per km)") from exc
-    if not 120 <= pace <= 1200 or not 0 <= float(sec) < 60:
-        raise typer.BadParameter(f"{value!r} is outside 2:00-20:00 per km")
-    return pace
+        return parse_pace(value)
+    except Sub3Error as exc:
+        raise typer.BadParameter(exc.detail) from exc
 
 
 @app.command("example")
@@ -250,7 +233,7 @@ def example_cmd(
     from sub3coach.io.write import write_gpx, write_tcx
     from sub3coach.synth import synthetic_run
 
-    pace_s = parse_pace(pace)
+    pace_s = _pace_option(pace)
     name = out.name.lower().removesuffix(".gz")
     if not name.endswith((".gpx", ".tcx")):
         raise typer.BadParameter(f"{out}: use a .gpx or .tcx file name")

@@ -9,7 +9,7 @@ file is reported and the batch goes on.
 from __future__ import annotations
 
 import concurrent.futures as cf
-import concurrent.futures.process
+from concurrent.futures.process import BrokenProcessPool
 import gzip
 import logging
 import multiprocessing as mp
@@ -429,7 +429,7 @@ class Importer:
                 for fn, args in tasks:
                     try:
                         pending[pool.submit(fn, *args)] = (fn, args)
-                    except cf.process.BrokenProcessPool as exc:  # a worker died earlier
+                    except BrokenProcessPool as exc:  # a worker died earlier
                         self._fail_task((fn, args), exc)
                         continue
                     if len(pending) >= 3 * self.workers:

@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from sub3coach.units import format_duration
 from sub3coach.errors import Sub3Error
 
 hr_app = typer.Typer(
@@ -59,11 +60,6 @@ def _fmt(x: Any, nd: int = 1) -> str:
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
         return "-"
     return f"{x:.{nd}f}" if isinstance(x, float) else str(x)
-
-
-def _hms(seconds: float) -> str:
-    s = int(round(seconds))
-    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -347,7 +343,7 @@ def _print_summaries(summaries: list[dict[str, Any]], max_hr: float | None) -> N
         for c in ("workout", "duration", "mean HR", "max HR", "recorded mean"):
             tab.add_column(c, justify="left" if c == "workout" else "right")
         for s in summaries[:30]:
-            tab.add_row(str(s["workout_id"])[:16], _hms(s["duration_s"]), _fmt(s["mean_hr_bpm"]), _fmt(s["max_hr_pred_bpm"]),
+            tab.add_row(str(s["workout_id"])[:16], format_duration(s["duration_s"]), _fmt(s["mean_hr_bpm"]), _fmt(s["max_hr_pred_bpm"]),
                         _fmt(s.get("recorded_mean_hr_bpm")))
         console.print(tab)
         if len(summaries) > 30:
@@ -355,7 +351,7 @@ def _print_summaries(summaries: list[dict[str, Any]], max_hr: float | None) -> N
         return
     s = summaries[0]
     basis = f"% of max HR {s['max_hr_bpm_for_zones']:.0f}" + (" (assumed; set yours with --max-hr)" if s["max_hr_assumed"] else "")
-    console.print(f"mean predicted HR {_fmt(s['mean_hr_bpm'])} BPM, max {_fmt(s['max_hr_pred_bpm'])} BPM over {_hms(s['duration_s'])}"
+    console.print(f"mean predicted HR {_fmt(s['mean_hr_bpm'])} BPM, max {_fmt(s['max_hr_pred_bpm'])} BPM over {format_duration(s['duration_s'])}"
                   + (f" (recorded mean {_fmt(s['recorded_mean_hr_bpm'])} BPM)" if s.get("recorded_mean_hr_bpm") else ""), highlight=False)
     tab = Table(title="time in HR zones")
     labels = {"Z0": "below 50%", "Z1": "50-60%", "Z2": "60-70%", "Z3": "70-80%", "Z4": "80-90%", "Z5": "90%+"}
@@ -365,7 +361,7 @@ def _print_summaries(summaries: list[dict[str, Any]], max_hr: float | None) -> N
     tab.add_column("share", justify="right")
     total = sum(s["time_in_zones_s"].values()) or 1.0
     for z, secs in s["time_in_zones_s"].items():
-        tab.add_row(z, labels[z], _hms(secs), f"{100 * secs / total:.0f}%")
+        tab.add_row(z, labels[z], format_duration(secs), f"{100 * secs / total:.0f}%")
     console.print(tab)
     console.print(f"zones in {basis}", highlight=False)
 

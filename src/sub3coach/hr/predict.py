@@ -15,13 +15,13 @@ import csv
 import io
 import logging
 import os
-import re
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from sub3coach.units import parse_pace  # noqa: F401  (re-exported)
 from sub3coach.errors import MissingChannel, Sub3Error
 from sub3coach.features import Normaliser, Prepared, prepare
 from sub3coach.hr.artifact import LoadedModel
@@ -198,22 +198,6 @@ def hr_summary(time_s: np.ndarray, hr_bpm: np.ndarray, *, max_hr_bpm: float | No
 # ---------------------------------------------------------------------------------------------
 # planned runs: a course + a pace
 # ---------------------------------------------------------------------------------------------
-_PACE_RE = re.compile(r"^\s*(\d{1,2}):([0-5]?\d)(?:\s*/?\s*(?:min)?\s*/?\s*km)?\s*$")
-
-
-def parse_pace(text: str) -> float:
-    """``"4:15"`` (min:s per km, optionally ``/km``) -> seconds per km.
-
-    Raises:
-        Sub3Error: not a pace between 2:00 and 20:00 per km.
-    """
-    m = _PACE_RE.match(str(text))
-    if not m:
-        raise Sub3Error(f"pace {text!r} is not m:ss per km (e.g. 4:15)")
-    s = int(m.group(1)) * 60 + int(m.group(2))
-    if not 120 <= s <= 1200:
-        raise Sub3Error(f"pace {text!r} is outside 2:00-20:00 per km")
-    return float(s)
 
 
 def read_pace_plan(path: str | os.PathLike) -> list[float]:

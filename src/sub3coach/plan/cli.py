@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from sub3coach.units import format_duration, format_pace
 from sub3coach.errors import Sub3Error
 
 plan_app = typer.Typer(
@@ -49,20 +50,6 @@ def _fail(message: object, code: int = 1) -> typer.Exit:
 
 def _print_json(obj: Any) -> None:
     typer.echo(json.dumps(obj, indent=2, default=str, allow_nan=False))
-
-
-def _pace(s: float | None) -> str:
-    if not s:
-        return "-"
-    m, sec = divmod(int(round(s)), 60)
-    return f"{m}:{sec:02d}/km"
-
-
-def _hms(s: float | None) -> str:
-    if s is None:
-        return "-"
-    s = int(round(s))
-    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 
 def _date(text: str | None, flag: str) -> date | None:
@@ -109,7 +96,7 @@ def _workout_table(rows: list[Any], title: str) -> Table:
     for w in rows:
         rest = w.is_rest
         t.add_row(f"{w.date:%Y-%m-%d %a}", w.type, "-" if rest else f"{w.distance_m / 1000:.1f} km",
-                  "-" if rest else _pace(w.pace_s_per_km), "-" if rest else _hms(w.duration_s),
+                  "-" if rest else format_pace(w.pace_s_per_km), "-" if rest else format_duration(w.duration_s),
                   "-" if w.expected_hr_bpm is None else f"{w.expected_hr_bpm:.0f} bpm", w.reason)
     return t
 
@@ -205,18 +192,18 @@ def race_cmd(
     if as_json:
         _print_json({k: (round(v, 2) if isinstance(v, float) else v) for k, v in pred.to_dict().items()})
         return
-    t = Table(title=f"{d / 1000:.3f} km from your {pred.basis_distance_m / 1000:.1f} km in {_hms(pred.basis_time_s)} "
+    t = Table(title=f"{d / 1000:.3f} km from your {pred.basis_distance_m / 1000:.1f} km in {format_duration(pred.basis_time_s)} "
                     f"on {pred.basis_date[:10]}")
     t.add_column("method")
     t.add_column("time", justify="right")
     t.add_column("pace", justify="right")
-    t.add_row("Riegel", _hms(pred.riegel_time_s), _pace(pred.riegel_time_s / (d / 1000)))
-    t.add_row(f"VDOT {pred.vdot:.1f}", _hms(pred.vdot_time_s), _pace(pred.vdot_time_s / (d / 1000)))
+    t.add_row("Riegel", format_duration(pred.riegel_time_s), format_pace(pred.riegel_time_s / (d / 1000)))
+    t.add_row(f"VDOT {pred.vdot:.1f}", format_duration(pred.vdot_time_s), format_pace(pred.vdot_time_s / (d / 1000)))
     console.print(t)
     p = Table(title="VDOT training paces")
     for k in pred.training_paces_s_per_km:
         p.add_column(k, justify="right")
-    p.add_row(*(_pace(v) for v in pred.training_paces_s_per_km.values()))
+    p.add_row(*(format_pace(v) for v in pred.training_paces_s_per_km.values()))
     console.print(p)
 
 
