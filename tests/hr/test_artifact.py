@@ -68,3 +68,13 @@ def test_bundled_default_model_loads() -> None:
     assert lm.arch == "hrnet"
     assert default_model_path().stat().st_size < 5_000_000
     assert (lm.meta.get("metrics") or {}).get("test", {}).get("mae_bpm") is not None
+
+
+@pytest.mark.parametrize("content", [b"junk\n", b"\x80\x02}q\x00.", b"PK\x03\x04" + b"\0" * 100])
+def test_garbage_model_file_is_a_model_error(tmp_path, content: bytes) -> None:  # type: ignore[no-untyped-def]
+    from sub3coach.errors import ModelError
+
+    p = tmp_path / "bad.pt"
+    p.write_bytes(content)
+    with pytest.raises(ModelError, match="bad.pt"):
+        load_model(p)

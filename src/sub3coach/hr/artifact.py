@@ -16,8 +16,6 @@ by a newer, incompatible format fails with a clear :class:`~sub3coach.errors.Mod
 from __future__ import annotations
 
 import logging
-import pickle
-import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import resources
@@ -107,7 +105,7 @@ def _read(path: Path) -> dict[str, Any]:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError as exc:
         raise ModelError("model file not found", str(path)) from exc
-    except (RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, EOFError, ValueError, OSError) as exc:
+    except Exception as exc:  # garbage makes torch.load fail in many ways (KeyError, UnpicklingError...)
         raise ModelError(f"not a readable sub3coach model artifact ({type(exc).__name__})", str(path)) from exc
     if not isinstance(obj, dict) or "format" not in obj:
         raise ModelError("not a sub3coach model artifact (no format field)", str(path))
