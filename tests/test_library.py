@@ -115,3 +115,17 @@ def test_same_day_runs_from_a_date_only_log_are_kept_apart(tmp_path: Path) -> No
     again = RunSummary(start_time=day, distance_m=8000.0, moving_time_s=2400, metadata={"date_only": True})
     assert lib.add_summary(again).status == "duplicate"
     assert lib.count() == 3
+
+
+def test_many_reads_and_writes_on_one_connection_in_a_batch(tmp_path: Path) -> None:
+    """DuckDB refuses new work while a result is unfinished: duplicate checks must read theirs
+    to the end (a history with repeated rows used to fail half-way)."""
+    lib = Library(tmp_path / "lib.duckdb")
+    s = RunSummary(start_time=datetime(2024, 1, 1, 7, tzinfo=timezone.utc), distance_m=5000, duration_s=1500)
+    with lib.batch():
+        assert lib.add_summary(s).status == "imported"
+    with lib.batch():
+        for _ in range(3):
+            assert lib.add_summary(s).status == "duplicate"
+        assert lib.add_summary(RunSummary(start_time=datetime(2024, 1, 2, 7, tzinfo=timezone.utc), distance_m=8000)).status == "imported"
+    assert lib.known_file("0" * 64) is None and lib.count() == 2

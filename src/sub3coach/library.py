@@ -182,7 +182,7 @@ class Library:
             self.con.execute(
                 "INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT DO NOTHING", [str(SCHEMA_VERSION)]
             )
-        ver = self.con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        ver = self._one("SELECT value FROM meta WHERE key = 'schema_version'")
         if ver and int(ver[0]) > SCHEMA_VERSION:
             raise Sub3Error(
                 f"library schema v{ver[0]} is newer than this sub3coach understands (v{SCHEMA_VERSION}); upgrade sub3coach",
@@ -251,10 +251,16 @@ class Library:
                 self.con.unregister("_sub3_samples_in")
             self._buf_samples = []
 
+    def _one(self, sql: str, params: list[Any] | None = None) -> tuple[Any, ...] | None:
+        """First row of a query, reading the result to its end (DuckDB refuses new work on a
+        connection whose last result is unfinished)."""
+        rows = self.con.execute(sql, params or []).fetchall()
+        return rows[0] if rows else None
+
     def _exists(self, run_id: str) -> bool:
         if any(r[0] == run_id for r in self._buf_runs):
             return True
-        return self.con.execute("SELECT 1 FROM runs WHERE id = ?", [run_id]).fetchone() is not None
+        return self._one("SELECT 1 FROM runs WHERE id = ?", [run_id]) is not None
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
@@ -275,7 +281,7 @@ class Library:
     # ----- files -------------------------------------------------------------------------
     def known_file(self, sha256: str) -> int | None:
         """Number of workouts a previously imported file gave, or ``None`` if never imported."""
-        row = self.con.execute("SELECT n_workouts FROM files WHERE sha256 = ?", [sha256]).fetchone()
+        row = self._one("SELECT n_workouts FROM files WHERE sha256 = ?", [sha256])
         return None if row is None else int(row[0])
 
     @_interruptible
@@ -397,9 +403,20 @@ class Library:
         self._buf_samples.append((run_id, w))
 
     # ----- reading -----------------------------------------------------------------------
-    def runs(self, *, sport: str | None = None, since: datetime | None = None, user_id: str | None = None) -> list[dict[str, Any]]:
+    def runs(
+        self,
+        *,
+        sport: str | None = None,
+        since: datetime | None = None,
+        user_id: str | None = None,
+        run_id: str | None = None,
+    ) -> list[dict[str, Any]]:
         """Summary rows ordered by start time; ``start_time`` as ISO 8601 UTC strings."""
-        where, params = [], []
+        where: list[str] = []
+        params: list[Any] = []
+        if run_id:
+            where.append("id = ?")
+            params.append(run_id)
         if sport:
             where.append("sport = ?")
             params.append(sport)
@@ -429,20 +446,12 @@ class Library:
         if len(rows) > 1 and not any(r[0] == run_id for r in rows):
             raise Sub3Error(f"id prefix {run_id!r} matches {len(rows)} runs; give more characters", str(self.path))
         rid = run_id if any(r[0] == run_id for r in rows) else rows[0][0]
-        return next(r for r in self.runs_by_ids([rid]))
-
-    def runs_by_ids(self, ids: list[str]) -> Iterator[dict[str, Any]]:
-        """Summary rows for the given ids."""
-        for r in self.runs():
-            if r["id"] in ids:
-                yield r
+        return self.runs(run_id=rid)[0]
 
     def get_workout(self, run_id: str) -> Workout:
         """The stored workout with its samples (summary-only runs raise :class:`Sub3Error`)."""
         r = self.run(run_id)
-        row = self.con.execute(
-            f"SELECT time_s, {', '.join(CHANNELS)} FROM samples WHERE run_id = ?", [r["id"]]
-        ).fetchone()
+        row = self._one(f"SELECT time_s, {', '.join(CHANNELS)} FROM samples WHERE run_id = ?", [r["id"]])
         if row is None:
             raise Sub3Error(f"run {r['id']} is summary-only (imported from a history file): no samples", str(self.path))
         return self._workout_from(r, row)
@@ -461,7 +470,7 @@ class Library:
         for r in self.runs(sport=sport, user_id=user_id):
             if r["summary_only"]:
                 continue
-            row = self.con.execute(f"SELECT time_s, {', '.join(CHANNELS)} FROM samples WHERE run_id = ?", [r["id"]]).fetchone()
+            row = self._one(f"SELECT time_s, {', '.join(CHANNELS)} FROM samples WHERE run_id = ?", [r["id"]])
             if row is not None:
                 yield self._workout_from(r, row)
 
@@ -480,4 +489,4 @@ class Library:
 
     def count(self) -> int:
         """Number of stored runs."""
-        return int(self.con.execute("SELECT count(*) FROM runs").fetchone()[0])  # type: ignore[index]
+        return int(self._one("SELECT count(*) FROM runs")[0])  # type: ignore[index]

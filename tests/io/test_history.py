@@ -155,6 +155,7 @@ def test_bad_files(tmp_path):
 
 
 def test_impossible_rows_skipped_then_refused(tmp_path, caplog):
+    caplog.set_level("DEBUG", logger="sub3coach.io.history")  # each skipped row is logged at DEBUG
     future = (datetime.now(timezone.utc) + timedelta(days=30)).strftime("%Y-%m-%d")
     rows = ["2022-01-0%d,%d,%d,150,,,Run" % (d, 5000, 1500) for d in range(1, 8)]
     rows += [f"{future},5000,1500,150,,,Run", "2022-01-09,-5000,1500,150,,,Run",

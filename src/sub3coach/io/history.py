@@ -668,7 +668,7 @@ class HistoryReader:
                 self.skipped += 1
                 self.skip_reasons[reason] += 1
                 if self.skipped <= MAX_LOGGED_SKIPS:
-                    log.warning("%s: row %d skipped: %s", label, i, reason)
+                    log.debug("%s: row %d skipped: %s", label, i, reason)
                 continue
             assert r.start is not None
             meta = dict(r.meta)
