@@ -125,7 +125,7 @@ def test_many_reads_and_writes_on_one_connection_in_a_batch(tmp_path: Path) -> N
     with lib.batch():
         assert lib.add_summary(s).status == "imported"
     with lib.batch():
-        for _ in range(3):
-            assert lib.add_summary(s).status == "duplicate"
         assert lib.add_summary(RunSummary(start_time=datetime(2024, 1, 2, 7, tzinfo=timezone.utc), distance_m=8000)).status == "imported"
+        for _ in range(3):  # the batch ends on a duplicate found by id, then flushes its rows
+            assert lib.add_summary(s).status == "duplicate"
     assert lib.known_file("0" * 64) is None and lib.count() == 2
