@@ -23,9 +23,9 @@ def test_round_trip_keeps_everything(tiny_model_path: Path) -> None:
     d = describe(lm)
     assert d["arch"] == "hrnet" and d["parameters"] > 0 and d["features"] == list(lm.spec.names)
     # a fresh load of the same file predicts the same thing
-    from sub3coach.hr.artifact import _read, from_artifact
+    from sub3coach.hr.artifact import read_artifact, from_artifact
 
-    lm2 = from_artifact(_read(tiny_model_path), str(tiny_model_path))
+    lm2 = from_artifact(read_artifact(tiny_model_path), str(tiny_model_path))
     w = synthetic_run(duration_s=600, seed=11)
     np.testing.assert_array_equal(predict_workout(lm, w), predict_workout(lm2, w))
 

@@ -100,7 +100,12 @@ def save_model(path: str | Path, module: nn.Module, arch: str, spec: FeatureSpec
     return path
 
 
-def _read(path: Path) -> dict[str, Any]:
+def read_artifact(path: Path) -> dict[str, Any]:
+    """The raw dict of a sub3coach artifact file (HR or plan), loaded with ``weights_only``.
+
+    Raises:
+        ModelError: missing, unreadable or not a sub3coach artifact.
+    """
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError as exc:
@@ -164,7 +169,7 @@ def load_model(path: str | Path | None = None) -> LoadedModel:
     key = (str(p.resolve()), p.stat().st_mtime)
     if key in _CACHE:
         return _CACHE[key]
-    lm = from_artifact(_read(p), str(p))
+    lm = from_artifact(read_artifact(p), str(p))
     _CACHE[key] = lm
     log.debug("loaded %s model from %s", lm.arch, p)
     return lm

@@ -19,9 +19,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
-import pickle
 import time
-import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -194,12 +192,9 @@ def load_plan_model(path: str | Path | None = None) -> PlanModel:
         if path is None:
             raise ModelError("the bundled default plan model is missing from the installation; reinstall sub3coach", str(p))
         raise ModelError("model file not found", str(p))
-    try:
-        obj = torch.load(p, map_location="cpu", weights_only=True)
-    except (RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, EOFError, ValueError, OSError) as exc:
-        raise ModelError(f"not a readable sub3coach model artifact ({type(exc).__name__})", str(p)) from exc
-    if not isinstance(obj, dict) or "format" not in obj:
-        raise ModelError("not a sub3coach model artifact (no format field)", str(p))
+    from sub3coach.hr.artifact import read_artifact
+
+    obj = read_artifact(p)
     if obj.get("kind") != "plan":
         raise ModelError(f"not a next-workout (plan) model but a {obj.get('kind') or obj.get('arch') or 'different'} model", str(p))
     fmt = obj["format"]
