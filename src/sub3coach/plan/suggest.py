@@ -49,7 +49,7 @@ import pandas as pd
 
 from sub3coach.errors import Sub3Error
 from sub3coach.plan.history import (
-    HARD_TYPES, HISTORY_COLUMNS, PACE_RANGE_S_PER_KM, WORKOUT_TYPES, add_features, epoch_days, make_examples,
+    HARD_TYPES, HISTORY_COLUMNS, PACE_RANGE_S_PER_KM, add_features, epoch_days, make_examples,
 )
 
 log = logging.getLogger(__name__)
