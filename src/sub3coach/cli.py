@@ -16,34 +16,13 @@ from typing import Annotated, Any, Optional
 
 import typer
 from typer.exceptions import TyperException
-from rich.console import Console
 from rich.table import Table
 
+from sub3coach.cli_common import JsonOpt, LibraryOpt, console, err_console, fail, typer_app
 from sub3coach.errors import Sub3Error
 from sub3coach.units import format_duration, format_pace, parse_pace
 
-app = typer.Typer(
-    name="sub3",
-    help="sub3coach: import your runs, predict heart rate, plan the next workout.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-)
-console = Console()
-err_console = Console(stderr=True)
-
-LibraryOpt = Annotated[
-    Optional[Path],
-    typer.Option("--library", envvar="SUB3_LIBRARY", help="Library file (DuckDB). Default: your user data dir; env SUB3_LIBRARY."),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of a table.")]
-
-
-def fail(message: str, code: int = 1) -> "typer.Exit":
-    """Print one error line on stderr and return the Exit to raise."""
-    err_console.print(f"sub3: error: {' '.join(str(message).split())}", markup=False, highlight=False, soft_wrap=True)
-    return typer.Exit(code)
+app = typer_app("sub3", "sub3coach: import your runs, predict heart rate, plan the next workout.")
 
 
 def open_library(path: Path | None, *, read_only: bool = False) -> Any:

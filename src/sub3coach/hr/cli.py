@@ -5,33 +5,22 @@ Every command parses its flags, calls one library function and prints a Rich tab
 """
 from __future__ import annotations
 
-import json
 import logging
 import math
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from sub3coach.units import format_duration
+from sub3coach.cli_common import JsonOpt, console, err_console, fail as _fail, print_json as _print_json, typer_app
 from sub3coach.errors import Sub3Error
 
-hr_app = typer.Typer(
-    name="hr",
-    help="Heart-rate model: predict HR from speed and altitude; train and evaluate models.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-)
-console = Console()
-err_console = Console(stderr=True)
+hr_app = typer_app("hr", "Heart-rate model: predict HR from speed and altitude; train and evaluate models.")
 log = logging.getLogger(__name__)
 
 ModelOpt = Annotated[Optional[Path], typer.Option("--model", "-m", help="Model artifact (.pt). Default: the bundled model.")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of tables.")]
 
 
 @hr_app.callback()
@@ -40,20 +29,6 @@ def _setup() -> None:
     from sub3coach.hr.predict import configure_threads
 
     configure_threads()
-
-
-def _fail(message: object, code: int = 1) -> typer.Exit:
-    err_console.print(f"sub3: error: {' '.join(str(message).split())}", markup=False, highlight=False, soft_wrap=True)
-    return typer.Exit(code)
-
-
-def _print_json(obj: Any) -> None:
-    def default(o: Any) -> Any:
-        if hasattr(o, "item"):
-            return o.item()
-        return str(o)
-
-    typer.echo(json.dumps(obj, indent=2, default=default, allow_nan=False))
 
 
 def _fmt(x: Any, nd: int = 1) -> str:

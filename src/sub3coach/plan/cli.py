@@ -6,33 +6,22 @@ Every command parses its flags, calls one library function and prints a Rich tab
 """
 from __future__ import annotations
 
-import json
 import logging
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from sub3coach.units import format_duration, format_pace
+from sub3coach.cli_common import JsonOpt, LibraryOpt, console, fail as _fail, print_json as _print_json, typer_app
 from sub3coach.errors import Sub3Error
 
-plan_app = typer.Typer(
-    name="plan",
-    help="Plan the next workout: pace model, coach rules, week plan, race prediction.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-)
-console = Console()
-err_console = Console(stderr=True)
+plan_app = typer_app("plan", "Plan the next workout: pace model, coach rules, week plan, race prediction.")
 log = logging.getLogger(__name__)
 
 HistoryOpt = Annotated[Optional[Path], typer.Option("--history", help="A training-history file (Strava/Garmin/running_page/CSV) instead of the library.")]
-LibraryOpt = Annotated[Optional[Path], typer.Option("--library", envvar="SUB3_LIBRARY", help="Library file (DuckDB). Default: your user data dir; env SUB3_LIBRARY.")]
 RunnerOpt = Annotated[Optional[str], typer.Option("--runner", help="Runner id, when the history file holds several runners.")]
 AsOfOpt = Annotated[Optional[str], typer.Option("--as-of", help="Plan from this day (YYYY-MM-DD; default today); later runs are ignored.")]
 RaceDateOpt = Annotated[Optional[str], typer.Option("--race-date", help="Race day (YYYY-MM-DD): taper before it.")]
@@ -40,16 +29,6 @@ RaceDistOpt = Annotated[str, typer.Option("--race-distance", help="Race distance
 ModelOpt = Annotated[Optional[Path], typer.Option("--model", "-m", help="Pace model artifact (.pt). Default: the bundled model.")]
 NoHrOpt = Annotated[bool, typer.Option("--no-hr", help="Do not compute the expected heart rate.")]
 PersonaliseOpt = Annotated[bool, typer.Option("--personalise", help="Fine-tune the pace model on your history first (needs 150 runs; takes a minute).")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of a table.")]
-
-
-def _fail(message: object, code: int = 1) -> typer.Exit:
-    err_console.print(f"sub3: error: {' '.join(str(message).split())}", markup=False, highlight=False, soft_wrap=True)
-    return typer.Exit(code)
-
-
-def _print_json(obj: Any) -> None:
-    typer.echo(json.dumps(obj, indent=2, default=str, allow_nan=False))
 
 
 def _date(text: str | None, flag: str) -> date | None:
