@@ -32,7 +32,7 @@ RESULTS = REPO / "benchmarks" / "RESULTS.md"
 SECTION = "## Next workout"
 
 
-def _section(res: dict, pers: dict | None, model_meta: dict, data: Path, timing_ms: float, cmd: str) -> str:
+def _section(res: dict, raw: dict | None, pers: dict | None, model_meta: dict, data: Path, timing_ms: float, cmd: str) -> str:
     b = res["baselines"]
     rows = [f"| Transformer (bundled `plan-default.pt`) | **{res['pace_mae_s_per_km']:.1f}** | "
             f"{res['median_abs_error_s_per_km']:.1f} |"]
@@ -48,8 +48,12 @@ def _section(res: dict, pers: dict | None, model_meta: dict, data: Path, timing_
         f"Walk-forward next-run pace error on **{res['n_runners']} runners never seen in training** "
         f"({res['n_predictions']} runs; {res['n_runners_skipped_seen']} runners of the folder were used for training/validation and are left out). "
         f"Each run with at least {res['min_history_days']:.0f} days of earlier history is predicted from the runs before it "
-        "(the model reads the previous 16 runs of the last 28 days and the weekday, start hour and gap of the run day; "
-        "no distance, no HR). Data: the dev histories (`{}`), runner-disjoint split seeded 0 "
+        "(the model reads the previous 16 runs of the last 28 days, the runner's habits over the previous weeks "
+        "(median pace over 8/16/52 weeks, on the same weekday and at the same hour over 16 weeks, days since the last "
+        "fast and long runs) and the weekday, start hour and gap of the run day; never the run's distance or any HR). "
+        "Histories are cleaned as in training and in `sub3 plan`: rows that are not runs for this runner "
+        "(over 1.75x slower or 1.6x faster than their recent median pace: walks, rides, a watch left running; a causal rule) "
+        "are neither read nor scored. Data: the dev histories (`{}`), runner-disjoint split seeded 0 "
         "(train {train} / validation {val} / test {test} runners).".format(
             data.name, **data_info.get("n_runners", {"train": "?", "val": "?", "test": "?"})),
         "",
@@ -62,6 +66,13 @@ def _section(res: dict, pers: dict | None, model_meta: dict, data: Path, timing_
         f"{'met' if res['improvement_vs_best_baseline_pct'] >= 10 else '**not met**'}), better on {res['runners_better_than_best_baseline']} of "
         f"{res['n_runners']} runners.",
         "",
+        *([] if raw is None else [
+            f"Same runners without the non-run rule (the protocol of the first release: walks and rides kept as inputs and scored, "
+            f"{raw['n_predictions']} runs): Transformer {raw['pace_mae_s_per_km']:.1f}, baselines "
+            + ", ".join(f"{k} {v:.1f}" for k, v in raw["baselines"].items())
+            + f" s/km ({raw['improvement_vs_best_baseline_pct']:.1f} % under the best baseline).",
+            "",
+        ]),
         *([] if pers is None else [
             f"Personalised (fine-tuned per runner, {pers['n_runners']} unseen runners with at least {pers['min_runs']} runs "
             f"before the middle of their scored period; {pers['n_predictions']} later runs scored): cold-start Transformer "
@@ -72,7 +83,9 @@ def _section(res: dict, pers: dict | None, model_meta: dict, data: Path, timing_
         f"Model: encoder-decoder Transformer (d_model {model_meta.get('config', {}).get('d_model')}, "
         f"{model_meta.get('config', {}).get('n_heads')} heads, {model_meta.get('config', {}).get('n_layers')}+"
         f"{model_meta.get('config', {}).get('n_layers')} layers), {data_info.get('n_train_examples', '?')} training examples, "
-        f"{len(hist)} of at most {model_meta.get('training', {}).get('epochs', '?')} epochs (AdamW, early stopping on the validation runners), trained in {model_meta.get('train_seconds', '?')} s on shared CPU cores.",
+        f"{len(hist)} of at most {model_meta.get('training', {}).get('epochs', '?')} epochs (AdamW, L1 loss, the validated and kept weights an "
+        f"exponential moving average (0.99) of the trained ones, early stopping on the validation runners), trained in "
+        f"{model_meta.get('train_seconds', '?')} s on one CPU thread.",
         f"A `sub3 plan next` suggestion (pace model + rules + HR model) takes {timing_ms:.0f} ms "
         f"({platform.machine()}, torch {torch.__version__}, {torch.get_num_threads()} threads).",
         "",
@@ -85,8 +98,8 @@ def _section(res: dict, pers: dict | None, model_meta: dict, data: Path, timing_
         "Reproduce:",
         "",
         "```",
-        "python scripts/train_default_plan.py --epochs {}   # retrains the bundled model (about 35 min on 2 busy cores)".format(
-            model_meta.get("training", {}).get("epochs", 6)),
+        "python scripts/train_default_plan.py --epochs {} --threads 1   # retrains the bundled model (about 20 min)".format(
+            model_meta.get("training", {}).get("epochs", 12)),
         cmd,
         "sub3 plan evaluate --data ../shared/data/histories --json   # same numbers",
         "```",
@@ -114,6 +127,7 @@ def main() -> None:
     model = load_plan_model(args.model)
     runners = load_histories(args.data, strict=False)
     res = evaluate(model, runners)
+    raw = evaluate(model, runners, clean=False)
     pers = None if args.no_personalised else evaluate_personalised(model, runners)
     # time suggestions for a few held-out runners (the HR model included)
     ids = [r["user_id"] for r in res["per_runner"]][:5]
@@ -128,7 +142,7 @@ def main() -> None:
     cmd = "python benchmarks/plan_eval.py" + (f" --model {args.model}" if args.model else "")
     print(json.dumps({k: v for k, v in res.items() if k != "per_runner"} | {"suggest_ms": round(timing_ms), "personalised": pers}, indent=2))
     if not args.no_write:
-        write_section(_section(res, pers, model.meta, args.data, timing_ms, cmd))
+        write_section(_section(res, raw, pers, model.meta, args.data, timing_ms, cmd))
         print(f"updated {RESULTS}")
 
 

@@ -31,6 +31,8 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=REPO / "src" / "sub3coach" / "models" / "plan-default.pt")
     ap.add_argument("--epochs", type=int, default=12)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--split-seed", type=int, default=0)
+    ap.add_argument("--members", type=int, default=1, help="models from seeds SEED, SEED+1... averaged")
     ap.add_argument("--lr", type=float, default=5e-4)
     ap.add_argument("--batch-size", type=int, default=256)
     ap.add_argument("--threads", type=int, default=2)
@@ -39,7 +41,7 @@ def main() -> None:
     logging.getLogger("sub3coach.io").setLevel(logging.ERROR)
     torch.set_num_threads(args.threads)
     runners = load_histories(args.data, strict=False)
-    model = train_population(runners, seed=args.seed, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size)
+    model = train_population(runners, seed=args.seed, split_seed=args.split_seed, members=args.members, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size)
     tmp = save_plan_model(args.out.with_name(args.out.name + ".partial"), model)
     reloaded = load_plan_model(tmp)  # score exactly what ships (float16 weights)
     test = {k: runners[k] for k in model.meta["split"]["test"]}

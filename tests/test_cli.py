@@ -150,3 +150,25 @@ def test_show_plot_errors_sport_aliases_and_missing_library(tmp_path: Path) -> N
     assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1 and "cannot write the plot" in r.stderr
     r = sub3("example", str(gpx / "x.gpx"))  # parent is a file
     assert r.returncode == 1 and "cannot write" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_example_history_then_import_then_plan_next(tmp_path: Path) -> None:
+    """The new-user path of the planner: a generated training log, imported, then `plan next`."""
+    lib = str(tmp_path / "lib.duckdb")
+    log = tmp_path / "history.csv"
+    r = sub3("example", str(log), "--weeks", "10", "--pace", "5:30")
+    assert r.returncode == 0, r.stderr
+    assert log.read_text().startswith("date,dist_m,mov_s,hr,elev_m,name\n")
+    r = sub3("import", str(log), "--library", lib, "--json")
+    assert r.returncode == 0, r.stderr
+    n = json.loads(r.stdout)["imported"]
+    assert 40 <= n <= 50  # five runs a week, the odd one missed, this week's days to come left out
+    r = sub3("plan", "next", "--library", lib, "--json")
+    assert r.returncode == 0, r.stderr
+    w = json.loads(r.stdout)
+    assert w["type"] != "rest" and 3000 <= w["distance_m"] <= 30_000
+    assert 240 <= w["pace_s_per_km"] <= 400  # around the log's 5:30/km easy pace
+    assert w["duration_s"] == pytest.approx(w["distance_m"] / 1000 * w["pace_s_per_km"], abs=1)
+    assert w["expected_hr_bpm"] is not None and 100 < w["expected_hr_bpm"] < 200
+    r = sub3("example", str(tmp_path / "x.txt"))
+    assert r.returncode == 2 and ".csv" in r.stderr

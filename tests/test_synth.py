@@ -163,3 +163,30 @@ def test_property_invariants(seed: int, duration: int, pace: float, sample: floa
     assert w.speed_mps.max() < 3.0 * 1000.0 / pace + 0.5
     if gps:
         assert np.all(np.abs(w.lat_deg) <= 90) and np.all(np.isfinite(w.altitude_m))
+
+
+def test_synthetic_history_has_a_marathoners_week_and_reads_back() -> None:
+    from sub3coach.io.history import iter_history
+    from sub3coach.io.write import write_history_csv
+    from sub3coach.synth import synthetic_history
+
+    end = datetime(2025, 3, 6, 12, tzinfo=timezone.utc)  # a Thursday
+    runs = synthetic_history(12, easy_pace_s_per_km=300.0, seed=3, end=end)
+    assert runs == synthetic_history(12, easy_pace_s_per_km=300.0, seed=3, end=end)  # deterministic
+    assert all(r.start_time < end for r in runs) and runs[-1].start_time.date().isoformat() >= "2025-03-04"
+    assert {r.start_time.weekday() for r in runs} <= {1, 2, 3, 5, 6}  # rest Monday and Friday
+    by_week: dict[int, list] = {}
+    for r in runs:
+        by_week.setdefault(r.start_time.isocalendar()[1], []).append(r)
+    for week in by_week.values():
+        total = sum(r.distance_m for r in week)
+        longest = max(week, key=lambda r: r.distance_m)
+        if len(week) == 5:
+            assert longest.name == "Long run" and longest.distance_m <= 0.32 * total
+    paces = {r.name: r.moving_time_s / r.distance_m * 1000 for r in runs[:5]}
+    assert paces["Intervals 6x800 m"] < paces["Easy run"] < paces["Long run"]
+    back = list(iter_history(write_history_csv(runs), name="log.csv"))
+    assert len(back) == len(runs)
+    for a, b in zip(runs, back):
+        assert a.start_time.replace(microsecond=0) == b.start_time and b.distance_m == pytest.approx(a.distance_m, abs=0.1)
+        assert b.moving_time_s == pytest.approx(a.moving_time_s, abs=1) and b.name == a.name

@@ -200,22 +200,30 @@ def example_cmd(
     seed: Annotated[int, typer.Option(min=0, help="Random seed (same seed, same run).")] = 0,
     no_hr: Annotated[bool, typer.Option("--no-hr", help="Leave heart rate out (as from a watch without a strap).")] = False,
     course_km: Annotated[Optional[float], typer.Option("--course-km", min=0.5, max=100, help="Write a planned route of this length instead of a run (GPX).")] = None,
+    weeks: Annotated[int, typer.Option("--weeks", min=1, max=520, help="Weeks of training log, for a .csv history (ends yesterday).")] = 16,
 ) -> None:
-    """Write a realistic synthetic run (GPS, hills, heart rate), or a planned route, to try
-    sub3coach without your own files.
+    """Write a realistic synthetic run (GPS, hills, heart rate), a planned route, or a training
+    history (.csv), to try sub3coach without your own files.
 
     Examples: sub3 example run.gpx --minutes 40 --pace 4:45
               sub3 example route.gpx --course-km 10   (then: sub3 hr predict --course route.gpx --pace 5:00)
+              sub3 example history.csv --weeks 16 --pace 5:30   (then: sub3 import history.csv; sub3 plan next)
     """
-    import gzip as _gzip
-
-    from sub3coach.io.write import write_gpx, write_tcx
-    from sub3coach.synth import synthetic_run
+    from sub3coach.io.write import write_gpx, write_history_csv, write_tcx
+    from sub3coach.synth import synthetic_history, synthetic_run
 
     pace_s = _pace_option(pace)
     name = out.name.lower().removesuffix(".gz")
-    if not name.endswith((".gpx", ".tcx")):
-        raise typer.BadParameter(f"{out}: use a .gpx or .tcx file name")
+    if not name.endswith((".gpx", ".tcx", ".csv")):
+        raise typer.BadParameter(f"{out}: use a .gpx, .tcx or .csv file name")
+    if name.endswith(".csv"):
+        from datetime import datetime, timezone
+
+        today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+        runs = synthetic_history(weeks, easy_pace_s_per_km=pace_s, seed=seed, end=today)  # up to yesterday
+        _write_atomic(out, write_history_csv(runs))
+        console.print(f"wrote {out} ({len(runs)} runs over {weeks} weeks, easy pace {pace}/km)")
+        return
     if course_km is not None:
         from sub3coach.synth import synthetic_course
 
@@ -225,19 +233,27 @@ def example_cmd(
         w = synthetic_run(duration_s=minutes * 60.0, pace_s_per_km=pace_s, seed=seed, hr=not no_hr)
         w.name = f"sub3coach example run (seed {seed})"
     data = write_gpx(w) if name.endswith(".gpx") else write_tcx(w)
+    _write_atomic(out, data)
+    what = f"{course_km:g} km route" if course_km is not None else f"{minutes:.0f} min at {pace}/km"
+    console.print(f"wrote {out} ({what}, {len(w)} points)")
+
+
+def _write_atomic(out: Path, data: bytes) -> None:
+    """Write ``data`` to ``out`` (gzipped when the name ends in .gz) through a temp file, so a
+    failed write never leaves a half-written file under the final name."""
+    import gzip as _gzip
+
     if out.name.lower().endswith(".gz"):
         data = _gzip.compress(data)
     tmp = out.with_name(out.name + ".part")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp.write_bytes(data)
-        os.replace(tmp, out)  # never a half-written file under the final name
+        os.replace(tmp, out)
     except OSError as exc:
         if tmp.parent.is_dir():
             tmp.unlink(missing_ok=True)
         raise fail(f"{out}: cannot write ({exc.strerror or exc})") from exc
-    what = f"{course_km:g} km route" if course_km is not None else f"{minutes:.0f} min at {pace}/km"
-    console.print(f"wrote {out} ({what}, {len(w)} points)")
 
 
 def _mount_subapps() -> None:

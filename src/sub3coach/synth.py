@@ -20,16 +20,19 @@ in SI units.
 
 The athlete's resting/max HR and threshold speed are drawn from the seed and stored in
 ``workout.metadata`` together with the surge schedule, so tests can check the model.
+
+* :func:`synthetic_history` - a training log (one :class:`~sub3coach.workout.RunSummary` per
+  run) with a marathoner's weekly pattern, for the planner's demo and tests.
 """
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import numpy as np
 
 from sub3coach import geo
-from sub3coach.workout import Workout, normalise_sport
+from sub3coach.workout import RunSummary, Workout, normalise_sport
 
 __all__ = ["synthetic_course", "synthetic_run", "DEFAULT_START"]
 
@@ -305,3 +308,60 @@ def synthetic_run(
             "hilliness": hilliness if gps else 0.0,
         },
     )
+
+
+#: The weekly pattern of :func:`synthetic_history`: weekday (0 = Monday) -> (workout, share of
+#: the week's volume, pace relative to easy pace). Monday and Friday are rest days.
+_WEEK_PATTERN: dict[int, tuple[str, float, float]] = {
+    1: ("Intervals 6x800 m", 0.16, 0.90),
+    2: ("Easy run", 0.18, 1.00),
+    3: ("Tempo run", 0.18, 0.92),
+    5: ("Easy run", 0.20, 1.02),
+    6: ("Long run", 0.28, 1.05),
+}
+
+
+def synthetic_history(
+    weeks: int = 16,
+    *,
+    easy_pace_s_per_km: float = 330.0,
+    start_km_per_week: float = 35.0,
+    seed: int = 0,
+    end: datetime | None = None,
+) -> list[RunSummary]:
+    """A believable training log of one runner: five runs a week (intervals Tuesday, easy
+    Wednesday, tempo Thursday, easy Saturday, long run Sunday; rest Monday and Friday), weekly
+    volume building about 3 % a week with every fourth week easier, pace improving slowly, with
+    day-to-day noise and the odd missed run.
+
+    Args:
+        weeks: number of weeks; easy_pace_s_per_km: the easy pace at the start, s/km;
+        start_km_per_week: the first week's volume, km; seed: random seed (same seed, same log);
+        end: the log's last week is the week of this time, and holds only runs before it
+            (default: a fixed time, 2026-01-05 00:00 UTC, so the log is the same on every machine).
+
+    Returns:
+        :class:`~sub3coach.workout.RunSummary` rows (UTC start times, morning runs), oldest first.
+    """
+    rng = np.random.default_rng(seed)
+    end = end or datetime(2026, 1, 5, tzinfo=timezone.utc)
+    this_monday = (end - timedelta(days=end.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
+    first_monday = this_monday - timedelta(weeks=weeks - 1)
+    out: list[RunSummary] = []
+    for w in range(weeks):
+        volume_km = start_km_per_week * (1.03 ** w) * (0.75 if w % 4 == 3 else 1.0)
+        fitness = 1.0 - 0.004 * w  # a little faster every week
+        for wd, (name, share, rel) in _WEEK_PATTERN.items():
+            if rng.random() < 0.06:
+                continue  # a missed run
+            d_m = 1000.0 * volume_km * share * rng.uniform(0.9, 1.1)
+            pace = easy_pace_s_per_km * fitness * rel * rng.uniform(0.97, 1.03)
+            start = first_monday + timedelta(weeks=w, days=wd, hours=6.5 + float(rng.uniform(0, 1.5)))
+            if start >= end:
+                continue
+            gain = d_m / 1000.0 * float(rng.uniform(3, 12))
+            hr = 150.0 + 60.0 * (1.0 - rel) * 2 + float(rng.normal(0, 3))
+            out.append(RunSummary(start_time=start, sport="run", distance_m=round(d_m, 1), duration_s=round(d_m / 1000.0 * pace),
+                                  moving_time_s=round(d_m / 1000.0 * pace), elevation_gain_m=round(gain, 1),
+                                  avg_hr_bpm=round(hr), name=name))
+    return out

@@ -10,7 +10,8 @@ from hypothesis import given, settings, strategies as st
 
 from sub3coach.errors import CorruptFile, Sub3Error
 from sub3coach.plan.history import (
-    QUERY_FEATURES, TOKEN_FEATURES, WORKOUT_TYPES, add_features, classify_run, load_histories, make_examples, runs_frame,
+    QUERY_FEATURES, TOKEN_FEATURES, WORKOUT_TYPES, add_features, classify_run, load_histories, make_examples, non_run_mask,
+    runs_frame,
 )
 from sub3coach.workout import RunSummary
 from tests.conftest import shared_path
@@ -162,3 +163,47 @@ def test_real_histories_split_by_runner() -> None:
     assert list(one) == ["d-b0dadd"]
     f = add_features(one["d-b0dadd"])
     assert f["pace_s_per_km"].between(150, 900).all() and f["distance_m"].between(500, 100_000).all()
+
+
+def test_non_runs_are_dropped_by_a_causal_runner_relative_rule() -> None:
+    df = history_frame(60, seed=4, base_pace=300.0)
+    n = len(df)
+    walk = df.iloc[[20]].copy()
+    walk["start_time"] += pd.Timedelta(hours=5)
+    walk["pace_s_per_km"] = 300.0 * 2.2  # 11:00/km for a 5:00/km runner: a walk
+    ride = df.iloc[[30]].copy()
+    ride["start_time"] += pd.Timedelta(hours=5)
+    ride["pace_s_per_km"] = 300.0 / 1.9  # 2:38/km: a bike ride
+    mixed = pd.concat([df, walk, ride]).sort_values("start_time").reset_index(drop=True)
+    flag = non_run_mask(mixed)
+    assert flag.sum() == 2
+    assert set(mixed.loc[flag, "pace_s_per_km"].round(1)) == {660.0, round(300.0 / 1.9, 1)}
+    assert len(add_features(mixed)) == n and len(add_features(mixed, clean=False)) == n + 2
+    # causal: the flags of the first k rows do not depend on later rows
+    for k in (10, 25, n):
+        assert (non_run_mask(mixed.iloc[:k]) == flag[:k]).all()
+    # a runner who slows for good (injury comeback) is followed, not dropped wholesale
+    slow = history_frame(120, seed=5, base_pace=300.0)
+    slow.loc[slow.index >= len(slow) // 2, "pace_s_per_km"] *= 1.4
+    assert non_run_mask(slow).sum() <= 2
+
+
+def test_habit_features_read_the_runners_weekday_pattern() -> None:
+    # fast on Tuesdays, slow on Sundays, easy otherwise: the Tuesday/Sunday habit features say so
+    rows = []
+    for d in range(120):
+        day = T0 + timedelta(days=d)
+        pace = {1: 270.0, 6: 330.0}.get(day.weekday(), 300.0)
+        rows.append(("h", pd.Timestamp(day), 10_000.0, 10 * pace, pace, np.nan, np.nan))
+    f = add_features(pd.DataFrame(rows, columns=["user_id", "start_time", "distance_m", "duration_s", "pace_s_per_km",
+                                                  "elevation_gain_m", "avg_hr_bpm"]))
+    t_last = f["start_time"].iloc[-1]
+    tue = next(t_last + pd.Timedelta(days=k) for k in range(1, 8) if (t_last + pd.Timedelta(days=k)).weekday() == 1)
+    sun = next(t_last + pd.Timedelta(days=k) for k in range(1, 8) if (t_last + pd.Timedelta(days=k)).weekday() == 6)
+    days = [(x - pd.Timestamp(0, tz="UTC")).total_seconds() / 86400 for x in (tue, sun)]
+    ex = make_examples(f, targets=days)
+    i = QUERY_FEATURES.index("log_same_dow_pace_112d")
+    assert ex.query[0, i] == pytest.approx(np.log(270 / 300), abs=1e-3)
+    assert ex.query[1, i] == pytest.approx(np.log(330 / 300), abs=1e-3)
+    assert ex.query[0, QUERY_FEATURES.index("same_dow_runs_112d")] == pytest.approx(16 / 8)
+    assert ex.query[0, QUERY_FEATURES.index("last_same_dow_age_w")] == pytest.approx(1.0, abs=0.15)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from sub3coach.errors import ModelError
+from sub3coach.errors import ModelError, Sub3Error
 from sub3coach.plan.history import QUERY_FEATURES, TOKEN_FEATURES, Examples, add_features, make_examples
 from sub3coach.plan.model import BASELINES, PaceTransformer, PlanConfig, sinusoidal_encoding
 from sub3coach.plan.train import (
@@ -62,7 +62,7 @@ def test_tiny_transformer_overfits_on_cpu() -> None:
     try:
         model = PlanModel(PaceTransformer(TINY), Normalisation.fit(ex))
         before = pace_mae(model, ex)
-        fit(model, ex, None, epochs=40, lr=5e-3, batch_size=12, progress=False)
+        fit(model, ex, None, epochs=40, lr=5e-3, batch_size=12, ema_decay=None, progress=False)
         after = pace_mae(model, ex)
     finally:
         torch.set_num_threads(threads)
@@ -138,3 +138,40 @@ def test_bundled_default_loads() -> None:
     ex = _examples(1, 50)
     p = lm.predict_pace(ex)
     assert np.isfinite(p).all() and (p > 150).all() and (p < 900).all()
+
+
+def test_fit_keeps_the_moving_average_of_the_weights() -> None:
+    """With ``ema_decay`` the kept weights are the average, not the last step's weights."""
+    ex = _examples(1, 60).subset(slice(0, 24))
+    torch.manual_seed(0)
+    model = PlanModel(PaceTransformer(TINY), Normalisation.fit(ex))
+    start = {k: v.clone() for k, v in model.module.state_dict().items()}
+    raw = PlanModel(PaceTransformer(TINY), model.norm)
+    raw.module.load_state_dict(start)
+    fit(model, ex, None, epochs=3, lr=5e-3, batch_size=8, ema_decay=0.9, progress=False, seed=1)
+    fit(raw, ex, None, epochs=3, lr=5e-3, batch_size=8, ema_decay=None, progress=False, seed=1)
+    k = "pace_head.weight"
+    moved_avg = (model.module.state_dict()[k] - start[k]).norm()
+    moved_raw = (raw.module.state_dict()[k] - start[k]).norm()
+    assert 0 < moved_avg < moved_raw
+
+
+def test_ensemble_averages_its_members_and_round_trips(tmp_path) -> None:
+    from sub3coach.plan.train import ensemble
+
+    ex = _examples(1, 60)
+    norm = Normalisation.fit(ex)
+    members = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        members.append(PlanModel(PaceTransformer(TINY), norm, meta={"split": {"train": ["a"]}, "seed": seed}))
+    ens = ensemble(members)
+    assert ens.meta["members"][1]["seed"] == 1 and ens.module.cfg.n_members == 2
+    logp = np.mean([np.log(m.predict_pace(ex)) for m in members], axis=0)
+    assert np.allclose(np.log(ens.predict_pace(ex)), logp, atol=1e-5)
+    back = load_plan_model(save_plan_model(tmp_path / "ens.pt", ens))
+    assert type(back.module).__name__ == "PaceEnsemble"
+    assert np.allclose(back.predict_pace(ex), ens.predict_pace(ex), rtol=2e-3)  # float16 weights on disk
+    other = PlanModel(PaceTransformer(TINY), norm, meta={"split": {"train": ["b"]}})
+    with pytest.raises(Sub3Error, match="same runner split"):
+        ensemble([members[0], other])

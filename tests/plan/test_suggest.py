@@ -23,14 +23,17 @@ def check_rules(history: pd.DataFrame, plan: list[NextWorkout], as_of: date, rac
     f = add_features(history[history["start_time"].dt.date < as_of])
     km: dict[date, float] = {}
     hard: dict[date, bool] = {}
+    quality: dict[date, bool] = {}
     for d, dist, t in zip(f["start_time"].dt.date, f["distance_m"], f["type"]):
         km[d] = km.get(d, 0.0) + dist
         hard[d] = hard.get(d, False) or t in HARD_TYPES
+        quality[d] = quality.get(d, False) or t in ("tempo", "interval", "race")
     for w in plan:
         assert w.date >= as_of
         if not w.is_rest:
             km[w.date] = km.get(w.date, 0.0) + w.distance_m
             hard[w.date] = hard.get(w.date, False) or w.type in HARD_TYPES
+            quality[w.date] = quality.get(w.date, False) or w.type in ("tempo", "interval", "race")
 
     def vol(a: date, b: date) -> float:
         return sum(v for d, v in km.items() if a <= d <= b)
@@ -49,11 +52,14 @@ def check_rules(history: pd.DataFrame, plan: list[NextWorkout], as_of: date, rac
             continue
         to_race = (race_date - D).days if race_date else None
         taper = 1.0 if not to_race or to_race <= 0 else 0.6 if to_race <= 7 else 0.8 if to_race <= 14 else 1.0
-        cap = max(1.1 * vol(D - timedelta(days=13), D - timedelta(days=7)), 10_000.0) * taper
+        base = max(vol(D - timedelta(days=13), D - timedelta(days=7)), vol(D - timedelta(days=34), D - timedelta(days=7)) / 4)
+        cap = max(1.1 * base, 10_000.0) * taper
         assert vol(D - timedelta(days=6), D) <= cap + 1e-6, f"{D}: weekly volume over the cap"
         assert w.distance_m <= 0.30 * cap + 1e-6, f"{D}: run over 30 % of the weekly volume"
         assert w.distance_m >= r.min_run_m
         assert not (w.type in HARD_TYPES and hard.get(D - timedelta(days=1), False)), f"{D}: two hard days in a row"
+        if w.type in ("tempo", "interval", "race"):
+            assert sum(quality.get(D - timedelta(days=k), False) for k in range(1, 7)) < 2, f"{D}: a third quality day in 7"
         assert any(km.get(D - timedelta(days=k), 0.0) == 0 for k in range(0, 7)), f"{D}: no rest day in 7 days"
         if to_race is not None and 0 < to_race <= 2:
             assert w.type not in HARD_TYPES
@@ -76,6 +82,10 @@ def test_week_plans_obey_the_rules(args: dict, model: str, race_in: int | None, 
         return
     as_of = (h["start_time"].max() + pd.Timedelta(days=after % 3 if after < 30 else after)).date()
     race = as_of + timedelta(days=race_in) if race_in is not None else None
+    if not (h["start_time"].dt.date < as_of).any():  # every run is on the planning day: nothing to plan from
+        with pytest.raises(Sub3Error, match="no runs before"):
+            plan_week(h, as_of=as_of, model=MODELS[model], hr_model=False)
+        return
     plan = plan_week(h, as_of=as_of, race_date=race, model=MODELS[model], hr_model=False, race_distance_m=10_000)
     assert [w.date for w in plan] == [as_of + timedelta(days=k) for k in range(7)]
     assert any(w.is_rest for w in plan)
@@ -112,6 +122,30 @@ def test_taper_and_race_day() -> None:
     assert plan[6].type not in HARD_TYPES
     untapered = plan_week(h, as_of=as_of, model=MODELS["last_run"], hr_model=False)
     assert sum(w.distance_m for w in plan[:4]) <= sum(w.distance_m for w in untapered[:4])
+
+
+def test_tempo_at_own_tempo_pace_and_long_run_on_the_usual_day() -> None:
+    """A runner with a Sunday long run and a Wednesday tempo: the week keeps both habits."""
+    rows = []
+    for d in range(70):
+        day = START + pd.Timedelta(days=d)
+        wd = day.weekday()
+        if wd in (0, 4):
+            continue
+        kind = {2: ("tempo", 10_000, 290.0), 6: ("long", 24_000, 330.0)}.get(wd, ("easy", 10_000, 315.0))
+        rows.append(("me", day, float(kind[1]), kind[1] / 1000 * kind[2], kind[2], float("nan"), float("nan")))
+    h = pd.DataFrame(rows, columns=["user_id", "start_time", "distance_m", "duration_s", "pace_s_per_km",
+                                    "elevation_gain_m", "avg_hr_bpm"])
+    as_of = (h["start_time"].max() + pd.Timedelta(days=1)).date()
+    plan = plan_week(h, as_of=as_of, model=MODELS["median_28d"], hr_model=False)
+    check_rules(h, plan, as_of, None)
+    sunday = next(w for w in plan if w.date.weekday() == 6)
+    assert sunday.type == "long" and sunday.distance_m > 12_000 and sunday.pace_s_per_km >= 315.0 - 1e-6
+    from sub3coach.plan.suggest import _Planner, DEFAULT_RULES as R
+
+    p = _Planner(h, as_of, None, MODELS["median_28d"], R, 42195.0)
+    assert p.own_pace("tempo", as_of) == pytest.approx(290.0)
+    assert p.long_weekday == 6
 
 
 def test_type_from_ratio_quick_is_short_slow_is_long() -> None:
@@ -182,5 +216,9 @@ def test_the_rule_checker_catches_violations() -> None:
                                     duration_s=3 * w.pace_s_per_km) for i in range(2)]
     with pytest.raises(AssertionError, match="hard"):
         check_rules(h.iloc[:0], two_hard, as_of, None)
+    three_hard = [dataclasses.replace(w, date=as_of + timedelta(days=i), type="tempo", distance_m=3000.0,
+                                      duration_s=3 * w.pace_s_per_km) for i in (0, 2, 4)]
+    with pytest.raises(AssertionError, match="third quality day"):
+        check_rules(h.iloc[:0], three_hard, as_of, None)
     with pytest.raises(AssertionError, match="before the race"):
         check_rules(h, [dataclasses.replace(w, date=as_of)], as_of, as_of + timedelta(days=1))

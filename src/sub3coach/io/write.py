@@ -1,4 +1,5 @@
-"""Writers: a :class:`~sub3coach.workout.Workout` as GPX 1.1 or TCX bytes (UTF-8).
+"""Writers: a :class:`~sub3coach.workout.Workout` as GPX 1.1 or TCX bytes (UTF-8), and a
+training log as a plain history CSV (:func:`write_history_csv`).
 
 Used to export workouts and to generate test fixtures; :func:`sub3coach.io.gpx.read_gpx` and
 :func:`sub3coach.io.tcx.read_tcx` read the output back to the same samples within the
@@ -34,7 +35,7 @@ from xml.sax.saxutils import escape, quoteattr
 import numpy as np
 
 from sub3coach.errors import MissingChannel
-from sub3coach.workout import Workout
+from sub3coach.workout import RunSummary, Workout
 
 log = logging.getLogger(__name__)
 
@@ -261,3 +262,19 @@ def write_tcx(workout: Workout, *, lap_distance_m: float | None = None) -> bytes
                    "   </Creator>\n")
     out.append("  </Activity>\n </Activities>\n</TrainingCenterDatabase>\n")
     return "".join(out).encode("utf-8")
+
+
+def write_history_csv(runs: list[RunSummary]) -> bytes:
+    """A training log as the plain CSV history format ``date,dist_m,mov_s,hr,elev_m,name``
+    (UTC start ``YYYY-MM-DD HH:MM:SS``, metres, seconds, BPM, metres; empty when unknown), which
+    :func:`sub3coach.io.history.iter_history` reads back."""
+    def num(x: float | None, fmt: str) -> str:
+        return "" if x is None or not math.isfinite(float(x)) else fmt.format(x)
+
+    lines = ["date,dist_m,mov_s,hr,elev_m,name"]
+    for r in runs:
+        st = r.start_time.astimezone(timezone.utc) if r.start_time.tzinfo else r.start_time
+        name = _clean_text(r.name or "").replace(",", " ").replace('"', "'")
+        lines.append(f"{st:%Y-%m-%d %H:%M:%S},{num(r.distance_m, '{:.1f}')},{num(r.moving_time_s or r.duration_s, '{:.0f}')},"
+                     f"{num(r.avg_hr_bpm, '{:.0f}')},{num(r.elevation_gain_m, '{:.1f}')},{name}")
+    return ("\n".join(lines) + "\n").encode("utf-8")

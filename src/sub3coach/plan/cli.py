@@ -192,6 +192,7 @@ def train_cmd(
     out: Annotated[Path, typer.Option("--out", help="Where to write the model artifact (.pt).", show_default=False)],
     epochs: Annotated[int, typer.Option(min=1, help="Maximum epochs (early stopping may end sooner).")] = 15,
     seed: Annotated[int, typer.Option(help="Seed of the runner split and of training.")] = 0,
+    members: Annotated[int, typer.Option(min=1, max=10, help="Train this many models (seeds SEED, SEED+1...) and average them.")] = 1,
     as_json: JsonOpt = False,
 ) -> None:
     """Train a pace model on a runner-disjoint split of DATA and evaluate it on the held-out runners.
@@ -204,7 +205,7 @@ def train_cmd(
 
     try:
         runners = load_histories(data, strict=False)
-        model = train_population(runners, seed=seed, epochs=epochs, progress=not as_json)
+        model = train_population(runners, seed=seed, epochs=epochs, members=members, progress=not as_json)
         test = {k: runners[k] for k in model.meta["split"]["test"]}
         path = save_plan_model(out, model)
         metrics = evaluate(load_plan_model(path), test) if test else {}  # score what was saved

@@ -1,9 +1,12 @@
 """Walk-forward evaluation of next-run pace models on runners never seen in training.
 
-Protocol (what the published numbers mean): for every runner, every run that has at least
-:data:`MIN_HISTORY_DAYS` (28) days of earlier history and at least one run in the 28 days
-before it is predicted from the runs before it only (the model reads at most the previous 16
-runs of the previous 28 days, and the weekday and gap of the run day). The error is the absolute
+Protocol (what the published numbers mean): each runner's history is cleaned as everywhere
+else (sanity ranges; rows that are not runs for this runner, e.g. a walk logged as a run at over
+1.75x their recent median pace, are dropped by a causal rule: :func:`~sub3coach.plan.history.non_run_mask`).
+Then every run that has at least :data:`MIN_HISTORY_DAYS` (28) days of earlier history and at
+least one run in the 28 days before it is predicted from the runs before it only (the model
+reads at most the previous 16 runs of the previous 28 days, the runner's habits over the
+previous weeks, and the weekday, start hour and gap of the run day; never its distance or HR). The error is the absolute
 difference between predicted and actual average pace, s/km. Reported: the mean over all
 predictions (``pace_mae_s_per_km``), the same for each baseline (last run's pace, mean pace of
 the last 7 days, median pace of the last 28 days), and per-runner MAEs. Runners listed in the
@@ -42,8 +45,12 @@ def evaluate(
     *,
     include_seen: bool = False,
     min_history_days: float = MIN_HISTORY_DAYS,
+    clean: bool = True,
 ) -> dict[str, Any]:
     """Walk-forward pace MAE of ``model`` and the baselines (see module docs).
+
+    ``clean=False`` keeps the rows :func:`~sub3coach.plan.history.non_run_mask` flags (walks,
+    rides) as inputs and as scored runs: the protocol before that rule, for comparison.
 
     Returns:
         JSON-safe dict: ``pace_mae_s_per_km``, ``baselines`` (name -> MAE),
@@ -61,7 +68,8 @@ def evaluate(
     if not ids:
         raise Sub3Error("every runner here was used to train this model: nothing unseen to evaluate "
                         "(use runners not in its training split)")
-    parts = [make_examples(add_features(histories[k]), min_history_days=min_history_days) for k in ids if len(histories[k]) >= 2]
+    parts = [make_examples(add_features(histories[k], clean=clean), min_history_days=min_history_days)
+             for k in ids if len(histories[k]) >= 2]
     ex = Examples.concat(parts)
     if not len(ex):
         raise Sub3Error(f"no run has {min_history_days:.0f} days of earlier history to predict from")
@@ -89,6 +97,7 @@ def evaluate(
         "n_runners": len(per_runner),
         "n_runners_skipped_seen": skipped,
         "min_history_days": min_history_days,
+        "non_runs_dropped": clean,
         "per_runner": per_runner,
     }
 

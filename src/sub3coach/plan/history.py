@@ -10,7 +10,10 @@ or a folder of them (:func:`load_histories`; every format :func:`sub3coach.io.hi
 reads, the many-runner table split by athlete id). Only runs (sport ``run``) are kept, and
 only rows passing the sanity filters: average pace within :data:`PACE_RANGE_S_PER_KM`
 (2:30-15:00 /km) and distance within :data:`DISTANCE_RANGE_M` (0.5-100 km). Two rows starting
-within a minute of each other are one run (the first is kept).
+within a minute of each other are one run (the first is kept). :func:`add_features` also drops
+rows that are not runs *for this runner* (:func:`non_run_mask`: over 1.75x slower or 1.6x faster
+than their recent median pace: walks, rides, a watch left running), with a causal rule that
+reads only earlier runs.
 
 Features (:func:`add_features`, pure pandas, no I/O), per run:
 
@@ -49,6 +52,12 @@ REF_WINDOW_DAYS: float = 28.0
 MAX_GAP_DAYS: float = 30.0
 #: Two rows starting closer than this are the same run, seconds.
 DUPLICATE_START_S: float = 60.0
+#: A run this many times slower than the runner's recent median pace is not a run (walk, hike).
+NON_RUN_SLOW_FACTOR: float = 1.75
+#: A run this many times faster than the runner's recent median pace is not a run (ride, GPS glitch).
+NON_RUN_FAST_FACTOR: float = 1.6
+#: Earlier runs needed before :func:`non_run_mask` judges a run.
+NON_RUN_MIN_PRIOR: int = 5
 
 #: Workout types, in the order used by the model's type head.
 WORKOUT_TYPES: tuple[str, ...] = ("recovery", "easy", "long", "tempo", "interval", "race")
@@ -278,13 +287,59 @@ def _trailing_median(t_days: np.ndarray, x: np.ndarray, window: float) -> np.nda
     return out
 
 
-def add_features(df: pd.DataFrame) -> pd.DataFrame:
+def non_run_mask(df: pd.DataFrame) -> np.ndarray:
+    """Which rows of one runner's history (sorted by time) are not runs for this runner.
+
+    A row logged as a run whose pace is more than :data:`NON_RUN_SLOW_FACTOR` times slower (a
+    walk, a hike, a watch left running) or :data:`NON_RUN_FAST_FACTOR` times faster (a bike or
+    car ride, a GPS glitch) than the median of the runner's earlier *kept* runs of the last
+    :data:`REF_WINDOW_DAYS` days (all earlier kept runs when none is that recent) is flagged.
+    The rule is causal: it reads only earlier runs, so it is decided when the run is recorded,
+    and a runner whose pace changes for good is followed after a few runs. Runs before
+    :data:`NON_RUN_MIN_PRIOR` kept runs exist are kept.
+    """
+    n = len(df)
+    flag = np.zeros(n, bool)
+    if n == 0:
+        return flag
+    t = epoch_days(df["start_time"])
+    pace = df["pace_s_per_km"].to_numpy(dtype=float)
+    kept_t: list[float] = []
+    kept_p: list[float] = []
+    lo = 0
+    for i in range(n):
+        while lo < len(kept_t) and kept_t[lo] < t[i] - REF_WINDOW_DAYS:
+            lo += 1
+        if len(kept_p) >= NON_RUN_MIN_PRIOR:
+            ref = float(np.median(kept_p[lo:] if lo < len(kept_p) else kept_p))
+            if pace[i] > NON_RUN_SLOW_FACTOR * ref or pace[i] < ref / NON_RUN_FAST_FACTOR:
+                flag[i] = True
+                continue
+        kept_t.append(float(t[i]))
+        kept_p.append(float(pace[i]))
+    return flag
+
+
+def drop_non_runs(df: pd.DataFrame, *, label: str | None = None) -> pd.DataFrame:
+    """One runner's history without the rows :func:`non_run_mask` flags (sorted, index reset)."""
+    out = df.sort_values("start_time", kind="stable").reset_index(drop=True)
+    flag = non_run_mask(out)
+    if flag.any():
+        log.info("%s: %d of %d runs are over %gx slower or %gx faster than the runner's recent median pace "
+                 "(walks, rides, paused watches) and are left out", label or str(out["user_id"].iloc[0]),
+                 int(flag.sum()), len(out), NON_RUN_SLOW_FACTOR, NON_RUN_FAST_FACTOR)
+    return out[~flag].reset_index(drop=True)
+
+
+def add_features(df: pd.DataFrame, *, clean: bool = True) -> pd.DataFrame:
     """Add :data:`FEATURE_COLUMNS` and ``type`` to one runner's history (sorted by time).
 
-    Only runs before each run enter its reference pace/distance, so the features of a run never
-    depend on the future. Returns a new table; the input is not changed.
+    With ``clean`` (the default, used by training, evaluation and suggestions alike) rows that
+    are not runs for this runner are dropped first (:func:`drop_non_runs`). Only runs before
+    each run enter its reference pace/distance, so the features of a run never depend on the
+    future. Returns a new table; the input is not changed.
     """
-    out = df.sort_values("start_time", kind="stable").reset_index(drop=True).copy()
+    out = (drop_non_runs(df) if clean and len(df) else df.sort_values("start_time", kind="stable").reset_index(drop=True)).copy()
     n = len(out)
     if n == 0:
         for c in FEATURE_COLUMNS:
@@ -338,7 +393,16 @@ TOKEN_FEATURES: tuple[str, ...] = (
 QUERY_FEATURES: tuple[str, ...] = (
     "dow_sin", "dow_cos", "hour_sin", "hour_cos", "gap_w", "log_ref_pace_5min", "log_ref_distance_10k", "runs_7d",
     "log1p_km_7d", "log1p_km_28d_per_week", "n_context",
+    # the runner's habits, from runs before the target (log ratios to the reference pace; 0 = none)
+    "log_med_pace_56d", "log_med_pace_112d", "log_med_pace_365d", "log_q10_pace_28d", "log_q90_pace_28d",
+    "log_same_dow_pace_112d", "same_dow_runs_112d", "log_same_dow_distance_112d",
+    "log_same_hour_pace_112d", "same_hour_runs_112d", "log_last_same_dow_pace", "last_same_dow_age_w",
+    "since_fast_w", "since_long_w",
 )
+#: Window of the habit features (same weekday, same hour), days.
+HABIT_DAYS: float = 112.0
+#: Runs starting within this many hours of the target's hour count as "same hour".
+SAME_HOUR_H: float = 1.5
 
 
 class Examples:
@@ -384,6 +448,44 @@ class Examples:
                 mean7_pace=np.zeros(0), target_pace=np.zeros(0), target_type=np.zeros(0, np.int64),
                 target_gap=np.zeros(0), user_id=np.zeros(0, dtype=object), target_day=np.zeros(0))
         return Examples(**{f: np.concatenate([getattr(p, f) for p in parts]) for f in Examples.FIELDS})
+
+
+def _habits(T: float, end: int, t: np.ndarray, log_pace: np.ndarray, log_dist: np.ndarray, run_dow: np.ndarray,
+            run_hour: np.ndarray, log_ref_p: float, log_ref_d: float, dow: int, hour: float) -> list[float]:
+    """The habit part of :data:`QUERY_FEATURES` for a target at unix day ``T`` whose earlier
+    runs are ``[:end]`` (log paces/distances, weekdays, start hours); pace and distance as log
+    ratios to the reference (0 when there is no such run), counts scaled to about 1, ages in weeks."""
+    def med(sel: np.ndarray, x: np.ndarray, ref: float) -> float:
+        return float(np.median(x[sel])) - ref if sel.size else 0.0
+
+    def since(a: int) -> int:
+        return int(np.searchsorted(t[:end], T - a, side="left"))
+
+    out: list[float] = []
+    for w in (56, 112, 365):
+        a = since(w)
+        out.append(med(np.arange(a, end), log_pace, log_ref_p))
+    a28 = since(28)
+    rel28 = log_pace[a28:end] - log_ref_p
+    out += [float(np.percentile(rel28, 10)), float(np.percentile(rel28, 90))] if rel28.size else [0.0, 0.0]
+    ah = since(int(HABIT_DAYS))
+    win = np.arange(ah, end)
+    same_dow = win[run_dow[ah:end] == dow]
+    out += [med(same_dow, log_pace, log_ref_p), same_dow.size / 8.0, med(same_dow, log_dist, log_ref_d)]
+    dh = np.abs((run_hour[ah:end] - hour + 12.0) % 24.0 - 12.0)
+    same_hour = win[dh <= SAME_HOUR_H]
+    out += [med(same_hour, log_pace, log_ref_p), same_hour.size / 16.0]
+    prev = np.flatnonzero(run_dow[:end] == dow)
+    if prev.size:
+        j = int(prev[-1])
+        out += [float(log_pace[j]) - log_ref_p, min((T - t[j]) / 7.0, 8.0)]
+    else:
+        out += [0.0, 8.0]
+    fast = np.flatnonzero(log_pace[:end] - log_ref_p < math.log(0.96))
+    long = np.flatnonzero(log_dist[:end] - log_ref_d > math.log(1.4))
+    out.append(min((T - t[fast[-1]]) / 7.0, 4.0) if fast.size else 4.0)
+    out.append(min((T - t[long[-1]]) / 7.0, 4.0) if long.size else 4.0)
+    return out
 
 
 def make_examples(
@@ -433,6 +535,12 @@ def make_examples(
     else:
         tgt = np.asarray(targets, dtype=float)
         known = False
+    log_pace, log_dist = np.log(pace), np.log(dist)
+    if len(featured):
+        run_dow = featured["start_time"].dt.day_of_week.to_numpy(dtype=np.int64)
+        run_hour = (featured["start_time"].dt.hour + featured["start_time"].dt.minute / 60.0).to_numpy(dtype=float)
+    else:
+        run_dow, run_hour = np.zeros(0, np.int64), np.zeros(0)
     rows: dict[str, list] = {f: [] for f in Examples.FIELDS}
     for k, T in enumerate(tgt):
         end = k if known else int(np.searchsorted(t, T, side="left"))  # runs strictly before T
@@ -469,6 +577,7 @@ def make_examples(
             math.sin(2 * math.pi * hour / 24.0), math.cos(2 * math.pi * hour / 24.0), min(gap, MAX_GAP_DAYS) / 7.0,
             math.log(ref_p / 300.0), math.log(ref_d / 10_000.0), (end - i7) / 7.0, math.log1p(km7),
             math.log1p(km28 / 4.0), idx.size / n_context,
+            *_habits(T, end, t, log_pace, log_dist, run_dow, run_hour, math.log(ref_p), math.log(ref_d), dow, hour),
         ], np.float32)
         rows["tokens"].append(tok)
         rows["mask"].append(m)

@@ -11,7 +11,7 @@ and returns a dict whose ``"pace"`` ``[B]`` is the predicted **log ratio of the 
 to the runner's 28-day median pace** (``ref_pace``): a normalised target that means the same for
 a 3:30/km and a 7:00/km runner. Pace in s/km = ``ref_pace * exp(pace)``. The Transformer also
 returns ``"type_logits"`` ``[B, 6]`` (next workout type) and ``"gap"`` ``[B]`` (log1p of days
-since the last run).
+since the last run); :class:`PaceEnsemble` averages several Transformers.
 """
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ class PlanConfig:
     """Sizes of :class:`PaceTransformer` (defaults: the seed's d_model 128, 8 heads, 4 layers)."""
 
     n_token_features: int = 17
-    n_query_features: int = 11
+    n_query_features: int = 25
     d_model: int = 128
     n_heads: int = 8
     n_layers: int = 4
@@ -38,6 +38,7 @@ class PlanConfig:
     dropout: float = 0.1
     max_runs: int = 16
     n_types: int = 6
+    n_members: int = 1  # PaceEnsemble: how many PaceTransformers are averaged
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -100,6 +101,20 @@ class PaceTransformer(nn.Module):
         }
 
 
+class PaceEnsemble(nn.Module):
+    """``cfg.n_members`` :class:`PaceTransformer` s trained from different seeds; every output is
+    the members' mean (pace as a mean log ratio, i.e. a geometric mean of paces)."""
+
+    def __init__(self, cfg: PlanConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.members = nn.ModuleList([PaceTransformer(cfg) for _ in range(cfg.n_members)])
+
+    def forward(self, x: Inputs) -> dict[str, torch.Tensor]:
+        outs = [m(x) for m in self.members]
+        return {k: torch.stack([o[k] for o in outs]).mean(0) for k in outs[0]}  # each [B] or [B, T]
+
+
 class LastRunPace(nn.Module):
     """Baseline: the next run's pace is the last run's."""
 
@@ -128,7 +143,7 @@ BASELINES: dict[str, type[nn.Module]] = {
     "median_28d": MedianPace28d,
 }
 #: Trainable architectures by class name (what artifacts record).
-MODEL_CLASSES: dict[str, type[nn.Module]] = {"PaceTransformer": PaceTransformer}
+MODEL_CLASSES: dict[str, type[nn.Module]] = {"PaceTransformer": PaceTransformer, "PaceEnsemble": PaceEnsemble}
 
 
 def n_parameters(module: nn.Module) -> int:

@@ -21,16 +21,31 @@ runs is called easy.
 Coach rules (:class:`CoachRules`), checked on calendar days (history days and planned days
 together):
 
-* **volume**: the 7 days ending on ``D`` hold at most ``cap(D) = max(1.10 x the 7 days before
-  them, 10 km) x taper(D)`` (weekly volume grows by at most 10 %; the 10 km floor lets a runner
-  restart after a break);
+* **volume**: the 7 days ending on ``D`` hold at most ``cap(D) = max(1.10 x base(D), 10 km) x
+  taper(D)``, where ``base(D)`` is the runner's recent weekly level: the larger of the 7 days
+  before that window and the average week of the 4 weeks before it (weekly volume grows by at
+  most 10 % over the recent level, so one light week does not shrink the next to nothing; the
+  10 km floor lets a runner restart after a break);
 * **long run**: no run is longer than 30 % of ``cap(D)``;
 * **no two hard days in a row**: hard = long, tempo, interval, race; after a hard day a hard
   suggestion becomes easy (pace no faster than the runner's recent easy pace);
+* **at most two quality days in any 7 days** (tempo, interval, race; the same downgrade when
+  the 6 days before hold two): with the long run, three hard days a week at most;
 * **a rest day a week**: a day whose 6 previous days all had runs is a rest day;
 * **taper** before ``race_date``: ``taper = 0.8`` 8-14 days out, ``0.6`` 3-7 days out; 2 days
   out only an easy run of at most half a usual run; the day before is a rest day; race day is
   the race itself (exempt from the volume and 30 % rules).
+
+Beyond the pace model: a tempo or interval suggestion is run at the runner's own median pace of
+that type over the last 8 weeks when it is quicker than the predicted pace (a tempo at "a bit
+quicker than usual" is not a tempo), and on the runner's usual long-run weekday (the weekday of
+most of their long runs in the last 8 weeks, when there are at least two) an easy or recovery
+suggestion becomes the week's long run, at no quicker than their easy pace (unless a long run
+is already in the 6 days before); until then the days before keep room for it (30 % of the
+cap) and the day before it is not hard. Likewise a weekday the runner keeps for a tempo or
+interval session (at least half of their runs on it in 8 weeks) gets that session at their own
+pace for it. Every rule above still applies after these choices (a session after a hard day
+becomes an easy run).
 
 A run shorter than :attr:`CoachRules.min_run_m` is not worth suggesting: that day is a rest
 day. The expected heart rate of a suggested run is the HR model's mean prediction over a flat
@@ -55,6 +70,8 @@ from sub3coach.plan.history import (
 log = logging.getLogger(__name__)
 
 MARATHON_M = 42195.0
+#: Hard types that are quality sessions (the long run is hard but not one of them).
+QUALITY_TYPES: frozenset[str] = frozenset({"tempo", "interval", "race"})
 
 
 @dataclass(frozen=True)
@@ -65,6 +82,7 @@ class CoachRules:
     long_run_max_fraction: float = 0.30
     min_weekly_cap_m: float = 10_000.0
     min_run_m: float = 3000.0
+    max_quality_days_per_week: int = 2
     taper: tuple[tuple[int, float], ...] = ((7, 0.6), (14, 0.8))
     easy_only_days_before_race: int = 2
 
@@ -115,6 +133,8 @@ class _Days:
 
     km: dict[date, float] = field(default_factory=dict)
     hard: dict[date, bool] = field(default_factory=dict)
+    long: set[date] = field(default_factory=set)
+    quality: set[date] = field(default_factory=set)
 
     @classmethod
     def from_history(cls, featured: pd.DataFrame) -> "_Days":
@@ -122,6 +142,10 @@ class _Days:
         for day, d, t in zip(featured["start_time"].dt.date, featured["distance_m"], featured["type"]):
             out.km[day] = out.km.get(day, 0.0) + float(d)
             out.hard[day] = out.hard.get(day, False) or t in HARD_TYPES
+            if t == "long":
+                out.long.add(day)
+            if t in QUALITY_TYPES:
+                out.quality.add(day)
         return out
 
     def volume(self, first: date, last: date) -> float:
@@ -131,15 +155,20 @@ class _Days:
     def ran(self, day: date) -> bool:
         return self.km.get(day, 0.0) > 0
 
-    def add(self, day: date, distance_m: float, hard: bool) -> None:
+    def add(self, day: date, distance_m: float, kind: str) -> None:
         self.km[day] = self.km.get(day, 0.0) + distance_m
-        self.hard[day] = self.hard.get(day, False) or hard
+        self.hard[day] = self.hard.get(day, False) or kind in HARD_TYPES
+        if kind == "long":
+            self.long.add(day)
+        if kind in QUALITY_TYPES:
+            self.quality.add(day)
 
 
 def weekly_cap_m(days: _Days, day: date, rules: CoachRules = DEFAULT_RULES, race_date: date | None = None) -> float:
     """The most the 7 days ending on ``day`` may hold, metres (growth rule, floor and taper)."""
     prev = days.volume(day - timedelta(days=13), day - timedelta(days=7))
-    return max((1.0 + rules.max_weekly_growth) * prev, rules.min_weekly_cap_m) * taper_factor(day, race_date, rules)
+    avg4 = days.volume(day - timedelta(days=34), day - timedelta(days=7)) / 4.0
+    return max((1.0 + rules.max_weekly_growth) * max(prev, avg4), rules.min_weekly_cap_m) * taper_factor(day, race_date, rules)
 
 
 def taper_factor(day: date, race_date: date | None, rules: CoachRules = DEFAULT_RULES) -> float:
@@ -167,6 +196,9 @@ def type_from_ratio(q: float) -> str:
         return "long"
     return "recovery"
 
+
+#: Window of the runner's own pace per workout type (tempo and interval suggestions), days.
+OWN_PACE_DAYS: float = 56.0
 
 _WANTED_FRACTION_OF_USUAL = {"interval": 0.6, "tempo": 0.8, "easy": 1.0, "recovery": 0.6}
 
@@ -243,6 +275,34 @@ class _Planner:
         hours = self.rows["start_time"].dt.hour + self.rows["start_time"].dt.minute / 60.0
         self.hour = float(np.median(hours.to_numpy()[-30:]))
         self.uid = str(self.rows["user_id"].iloc[-1])
+        self.long_weekday = self._long_weekday(as_of)
+        self.session_days = self._session_days(as_of)
+
+    def _long_weekday(self, as_of: date) -> int | None:
+        """Weekday (0 = Monday) of most of the runner's long runs in the last 8 weeks (None
+        with fewer than two)."""
+        f = self.featured
+        recent = f[(f["type"] == "long") & (f["start_time"] >= pd.Timestamp(as_of, tz="UTC") - pd.Timedelta(days=OWN_PACE_DAYS))]
+        if len(recent) < 2:
+            return None
+        return int(recent["start_time"].dt.day_of_week.value_counts().idxmax())
+
+    def _session_days(self, as_of: date) -> dict[int, str]:
+        """Weekdays (0 = Monday) the runner keeps for a quality session: in the last 8 weeks at
+        least 3 runs on that weekday, and at least half of them of one type, tempo or interval."""
+        f = self.featured
+        recent = f[f["start_time"] >= pd.Timestamp(as_of, tz="UTC") - pd.Timedelta(days=OWN_PACE_DAYS)]
+        out: dict[int, str] = {}
+        for wd, g in recent.groupby(recent["start_time"].dt.day_of_week):
+            counts = g["type"].value_counts()
+            kind = str(counts.index[0])
+            if len(g) >= 3 and kind in ("tempo", "interval") and counts.iloc[0] >= 0.5 * len(g):
+                out[int(wd)] = kind
+        return out
+
+    def quality_days_before(self, day: date) -> int:
+        """Quality days (tempo, interval, race) among the 6 days before ``day``."""
+        return sum(day - timedelta(days=k) in self.days.quality for k in range(1, 7))
 
     # ----- model
     def predict(self, day: date) -> tuple[float, float]:
@@ -259,6 +319,14 @@ class _Planner:
         recent = self.featured.tail(40)
         easy = recent.loc[recent["type"].isin(["easy", "recovery"]), "pace_s_per_km"]
         return float(np.median(easy)) if len(easy) >= 3 else ref * 1.03
+
+    def own_pace(self, kind: str, day: date) -> float | None:
+        """The runner's median pace of their runs of type ``kind`` in the
+        :data:`OWN_PACE_DAYS` days before ``day`` (None with fewer than 2 such runs), s/km."""
+        since = pd.Timestamp(day, tz="UTC") - pd.Timedelta(days=OWN_PACE_DAYS)
+        f = self.featured
+        sel = f.loc[(f["type"] == kind) & (f["start_time"] >= since), "pace_s_per_km"]
+        return float(np.median(sel)) if len(sel) >= 2 else None
 
     # ----- one day
     def day_workout(self, day: date, *, want_run: bool = True) -> NextWorkout:
@@ -298,11 +366,36 @@ class _Planner:
         reason = f"pace {pred / ref:.2f} x 28-day median"
         hard_yesterday = self.days.hard.get(day - timedelta(days=1), False)
         easy_only = to_race is not None and 0 < to_race <= r.easy_only_days_before_race
-        if kind in HARD_TYPES and (hard_yesterday or easy_only):
+        week_full = self.quality_days_before(day) >= r.max_quality_days_per_week
+        to_long = (self.long_weekday - day.weekday()) % 7 if self.long_weekday is not None else 0
+        long_done = any(day - timedelta(days=k) in self.days.long for k in range(1, 7))
+        long_ahead = 0 < to_long and not long_done and not easy_only and (to_race is None or to_race > to_long)
+        habit = False  # the type comes from the runner's weekly habit, with its own pace
+        if kind in ("easy", "recovery") and day.weekday() == self.long_weekday and not (hard_yesterday or easy_only or long_done):
+            kind = "long"
+            pace = max(pred, self.easy_pace(ref))
+            reason += "; your usual long-run day"
+        elif kind in ("easy", "recovery") and day.weekday() in self.session_days:
+            kind = self.session_days[day.weekday()]
+            pace = min(pred, self.own_pace(kind, day) or pred)
+            reason += f"; your usual {kind} day"
+            habit = True
+        before_long = long_ahead and to_long == 1
+        if kind in HARD_TYPES and (hard_yesterday or easy_only or (week_full and kind in QUALITY_TYPES) or before_long):
             kind = "easy"
             pace = max(pred, self.easy_pace(ref))
-            reason += "; easy: " + ("taper" if easy_only else "hard day before")
+            reason += "; easy: " + ("taper" if easy_only else "hard day before" if hard_yesterday
+                                    else f"{r.max_quality_days_per_week} quality days this week" if week_full
+                                    else "long run tomorrow")
+        elif kind in ("tempo", "interval") and not habit:
+            own = self.own_pace(kind, day)
+            if own is not None and own < pace:  # a tempo is run at the runner's tempo pace, not at "a bit quicker"
+                pace = max(own, PACE_RANGE_S_PER_KM[0])
+                reason += f"; pace of your recent {kind} runs"
         usual = cap / self.runs_per_week
+        if kind != "long" and long_ahead:
+            # keep room for the long run of the usual long-run day ahead (the same 7-day window)
+            limit = min(limit, max(budget - r.long_run_max_fraction * cap, r.min_run_m))
         if kind == "long":
             wanted = r.long_run_max_fraction * cap
         else:
@@ -328,7 +421,7 @@ class _Planner:
         """Add a planned run to the state (so later days see it)."""
         if w.is_rest:
             return
-        self.days.add(w.date, w.distance_m, w.type in HARD_TYPES)
+        self.days.add(w.date, w.distance_m, w.type)
         row = pd.DataFrame([{
             "user_id": self.uid, "start_time": pd.Timestamp(w.date, tz="UTC") + pd.Timedelta(hours=self.hour),
             "distance_m": w.distance_m, "duration_s": w.duration_s, "pace_s_per_km": w.pace_s_per_km,

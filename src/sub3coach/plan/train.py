@@ -37,7 +37,7 @@ from sub3coach.plan.history import (
     CONTEXT_DAYS, CONTEXT_RUNS, QUERY_FEATURES, TOKEN_FEATURES, WORKOUT_TYPES, Examples, add_features,
     make_examples,
 )
-from sub3coach.plan.model import BASELINES, MODEL_CLASSES, PaceTransformer, PlanConfig, n_parameters
+from sub3coach.plan.model import BASELINES, MODEL_CLASSES, PaceEnsemble, PaceTransformer, PlanConfig, n_parameters
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,8 @@ FINE_TUNE_MIN_RUNS: int = 150
 #: Loss weights of the auxiliary heads (type cross-entropy, gap L1) beside the pace L1.
 TYPE_LOSS_WEIGHT: float = 0.1
 GAP_LOSS_WEIGHT: float = 0.1
+#: Decay of the exponential moving average of the weights that :func:`fit` validates and keeps.
+EMA_DECAY: float = 0.99
 
 
 # --------------------------------------------------------------------------- normalisation
@@ -271,11 +273,15 @@ def fit(
     patience: int = 3,
     seed: int = 0,
     weight_decay: float = 1e-4,
+    ema_decay: float | None = EMA_DECAY,
     progress: bool = True,
     on_epoch: Callable[[dict[str, float]], None] | None = None,
 ) -> list[dict[str, float]]:
     """Train ``model.module`` in place; keep the weights of the best validation epoch.
 
+    With ``ema_decay`` the weights that are validated and kept are an exponential moving
+    average of the training weights (updated every step; 0.99 averages about the last 100
+    steps), which evens out the epoch-to-epoch noise of a small, noisy target.
     Early stopping: stop after ``patience`` epochs without a better validation pace MAE (no
     validation set: train all ``epochs``). Returns the per-epoch history
     (``epoch``, ``train_loss``, ``val_pace_mae``, ``seconds``)."""
@@ -283,6 +289,8 @@ def fit(
     rng = np.random.default_rng(seed)
     module = model.module
     opt = torch.optim.AdamW(module.parameters(), lr=lr, weight_decay=weight_decay)
+    ema = torch.optim.swa_utils.AveragedModel(module, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(ema_decay)) \
+        if ema_decay else None
     best = (math.inf, copy.deepcopy(module.state_dict()))
     hist: list[dict[str, float]] = []
     bad = 0
@@ -305,8 +313,13 @@ def fit(
                 loss.backward()
                 nn.utils.clip_grad_norm_(module.parameters(), 1.0)
                 opt.step()
+                if ema is not None:
+                    ema.update_parameters(module)
                 total += loss.item() * len(part)
                 bar.advance(task)
+            live = copy.deepcopy(module.state_dict())
+            if ema is not None:
+                module.load_state_dict(ema.module.state_dict())
             val_mae = pace_mae(model, val) if val is not None and len(val) else float("nan")
             rec = {"epoch": epoch, "train_loss": total / max(len(train), 1), "val_pace_mae": val_mae,
                    "seconds": time.perf_counter() - t0}
@@ -322,6 +335,7 @@ def fit(
                 bad += 1
                 if val is not None and len(val) and bad >= patience:
                     break
+            module.load_state_dict(live)  # go on training the live weights
     module.load_state_dict(best[1])
     module.eval()
     return hist
@@ -338,16 +352,29 @@ def train_population(
     patience: int = 3,
     test_frac: float = 0.2,
     val_frac: float = 0.1,
+    split_seed: int | None = None,
+    members: int = 1,
     progress: bool = True,
 ) -> PlanModel:
-    """Pretrain a :class:`PaceTransformer` on a runner-disjoint split of ``histories``.
+    """Pretrain a :class:`PaceTransformer` on a runner-disjoint split of ``histories``; with
+    ``members`` > 1, that many from seeds ``seed``, ``seed + 1``... on the same split, joined in
+    one :class:`PaceEnsemble` (:func:`ensemble`).
 
     The returned model's ``meta`` holds ``split`` (runner ids), ``data`` (counts), ``history``
     (per epoch) and ``train_seconds``; evaluate it on ``meta["split"]["test"]`` (never seen).
+    ``seed`` seeds the weights and batches, ``split_seed`` (default ``seed``) the runner split.
     """
+    if members < 1:
+        raise Sub3Error(f"members must be at least 1, not {members}")
+    if members > 1:
+        split_seed = seed if split_seed is None else split_seed
+        return ensemble([train_population(histories, seed=seed + i, config=config, epochs=epochs, lr=lr, batch_size=batch_size,
+                                          patience=patience, test_frac=test_frac, val_frac=val_frac, split_seed=split_seed,
+                                          progress=progress) for i in range(members)])
     torch.manual_seed(seed)
     ids = sorted(histories)
-    split = split_runner_ids(ids, seed=seed, val_frac=val_frac, test_frac=test_frac)
+    split_seed = seed if split_seed is None else split_seed
+    split = split_runner_ids(ids, seed=split_seed, val_frac=val_frac, test_frac=test_frac)
     if not split["train"]:
         raise Sub3Error("not enough runners to train on")
     train = examples_for({k: histories[k] for k in split["train"]})
@@ -362,6 +389,7 @@ def train_population(
     model.meta.update({
         "split": split,
         "seed": seed,
+        "split_seed": split_seed,
         "data": {"n_runners": {k: len(v) for k, v in split.items()}, "n_train_examples": len(train), "n_val_examples": len(val),
                  "n_runs": int(sum(len(h) for h in histories.values()))},
         "history": hist,
@@ -369,6 +397,28 @@ def train_population(
         "training": {"epochs": epochs, "lr": lr, "batch_size": batch_size, "patience": patience, "optimizer": "AdamW"},
     })
     return model
+
+
+def ensemble(models: list[PlanModel]) -> PlanModel:
+    """One :class:`PaceEnsemble` of several Transformers trained on the same runners (same
+    split, hence the same normalisation), e.g. from different seeds. ``meta`` is the first
+    model's, with ``members`` (each member's seed, epochs and best validation MAE)."""
+    if not models or not all(isinstance(m.module, PaceTransformer) for m in models):
+        raise Sub3Error("an ensemble needs one or more PaceTransformer models")
+    first = models[0]
+    if any(m.meta.get("split") != first.meta.get("split") or m.norm.to_dict() != first.norm.to_dict() for m in models):
+        raise Sub3Error("ensemble members must be trained on the same runner split")
+    cfg = PlanConfig.from_dict({**first.module.cfg.to_dict(), "n_members": len(models)})  # type: ignore[union-attr]
+    module = PaceEnsemble(cfg)
+    for member, m in zip(module.members, models):
+        member.load_state_dict(m.module.state_dict())
+    module.eval()
+    meta = dict(first.meta)
+    meta["members"] = [{"seed": m.meta.get("seed"), "epochs_run": len(m.meta.get("history", [])),
+                        "best_val_pace_mae": min((h["val_pace_mae"] for h in m.meta.get("history", [])), default=None),
+                        "train_seconds": m.meta.get("train_seconds")} for m in models]
+    meta["train_seconds"] = round(sum(float(m.meta.get("train_seconds") or 0.0) for m in models), 1)
+    return PlanModel(module, first.norm, name="transformer", meta=meta)
 
 
 def fine_tune(
@@ -387,7 +437,7 @@ def fine_tune(
     The runner's walk-forward examples are split in time: the earliest 80 % train, the latest
     20 % stop early (patience 2); at most the ``max_examples`` most recent runs are used. Needs
     ``min_runs`` runs (:data:`FINE_TUNE_MIN_RUNS`)."""
-    if not isinstance(model.module, PaceTransformer):
+    if not isinstance(model.module, (PaceTransformer, PaceEnsemble)):
         raise Sub3Error(f"only the Transformer can be fine-tuned, not the {model.name} baseline")
     out = PlanModel(copy.deepcopy(model.module), model.norm, name=model.name, meta=dict(model.meta), path=model.path)
     if len(history) < min_runs:
@@ -398,7 +448,7 @@ def fine_tune(
     ex = ex.subset(slice(max(0, len(ex) - max_examples), None))  # the most recent runs (bounded cost)
     cut = int(len(ex) * 0.8)
     hist = fit(out, ex.subset(slice(0, cut)), ex.subset(slice(cut, None)), epochs=epochs, lr=lr, batch_size=64,
-               patience=2, seed=seed, progress=progress)
+               patience=2, seed=seed, ema_decay=None, progress=progress)
     out.meta["fine_tuned"] = True
     out.meta["fine_tune_history"] = hist
     return out
