@@ -158,7 +158,7 @@ def test_example_history_then_import_then_plan_next(tmp_path: Path) -> None:
     log = tmp_path / "history.csv"
     r = sub3("example", str(log), "--weeks", "10", "--pace", "5:30")
     assert r.returncode == 0, r.stderr
-    assert log.read_text().startswith("date,dist_m,mov_s,hr,elev_m,name\n")
+    assert log.read_text().startswith("date,sport,dist_m,mov_s,hr,elev_m,name\n")
     r = sub3("import", str(log), "--library", lib, "--json")
     assert r.returncode == 0, r.stderr
     n = json.loads(r.stdout)["imported"]

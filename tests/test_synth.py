@@ -190,3 +190,26 @@ def test_synthetic_history_has_a_marathoners_week_and_reads_back() -> None:
     for a, b in zip(runs, back):
         assert a.start_time.replace(microsecond=0) == b.start_time and b.distance_m == pytest.approx(a.distance_m, abs=0.1)
         assert b.moving_time_s == pytest.approx(a.moving_time_s, abs=1) and b.name == a.name
+
+
+def test_history_csv_keeps_awkward_names_and_the_sport() -> None:
+    from sub3coach.io.history import iter_history
+    from sub3coach.io.write import write_history_csv
+    from sub3coach.workout import RunSummary
+
+    t = datetime(2025, 1, 1, 7, tzinfo=timezone.utc)
+    runs = [RunSummary(start_time=t, sport="run", distance_m=8000.0, moving_time_s=2400.0, name='Tom & Jerry, "hills"\nloop'),
+            RunSummary(start_time=t.replace(day=2), sport="hike", distance_m=8000.0, moving_time_s=7200.0, name="Afternoon activity"),
+            RunSummary(start_time=t.replace(day=3), sport="run", distance_m=6000.0, moving_time_s=1800.0, name="Hike")]
+    back = list(iter_history(write_history_csv(runs), name="log.csv"))
+    assert [r.sport for r in back] == ["run", "hike", "run"]
+    assert back[0].name == 'Tom & Jerry, "hills" loop' and back[2].name == "Hike"
+
+
+def test_long_synthetic_histories_level_off() -> None:
+    from sub3coach.synth import synthetic_history
+
+    runs = synthetic_history(104, seed=1)
+    paces = [r.moving_time_s / r.distance_m * 1000 for r in runs]
+    assert 150 <= min(paces) and max(paces) <= 900
+    assert max(r.distance_m for r in runs) < 35_000

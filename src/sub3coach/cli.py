@@ -200,7 +200,7 @@ def example_cmd(
     seed: Annotated[int, typer.Option(min=0, help="Random seed (same seed, same run).")] = 0,
     no_hr: Annotated[bool, typer.Option("--no-hr", help="Leave heart rate out (as from a watch without a strap).")] = False,
     course_km: Annotated[Optional[float], typer.Option("--course-km", min=0.5, max=100, help="Write a planned route of this length instead of a run (GPX).")] = None,
-    weeks: Annotated[int, typer.Option("--weeks", min=1, max=520, help="Weeks of training log, for a .csv history (ends yesterday).")] = 16,
+    weeks: Annotated[int, typer.Option("--weeks", min=1, max=104, help="Weeks of training log, for a .csv history (ends yesterday; --pace is the easy pace).")] = 16,
 ) -> None:
     """Write a realistic synthetic run (GPS, hills, heart rate), a planned route, or a training
     history (.csv), to try sub3coach without your own files.
@@ -218,6 +218,9 @@ def example_cmd(
         raise typer.BadParameter(f"{out}: use a .gpx, .tcx or .csv file name")
     if name.endswith(".csv"):
         from datetime import datetime, timezone
+
+        if not 175.0 <= pace_s <= 800.0:  # intervals at 0.9x and long runs at 1.05x must stay runs (2:30-15:00/km)
+            raise typer.BadParameter(f"easy pace {pace} is outside 2:55-13:20/km for a training log", param_hint="--pace")
 
         today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
         runs = synthetic_history(weeks, easy_pace_s_per_km=pace_s, seed=seed, end=today)  # up to yesterday

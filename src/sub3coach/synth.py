@@ -34,7 +34,7 @@ import numpy as np
 from sub3coach import geo
 from sub3coach.workout import RunSummary, Workout, normalise_sport
 
-__all__ = ["synthetic_course", "synthetic_run", "DEFAULT_START"]
+__all__ = ["synthetic_course", "synthetic_run", "synthetic_history", "DEFAULT_START"]
 
 #: Default start of :func:`synthetic_run` (a Saturday morning, UTC).
 DEFAULT_START = datetime(2024, 5, 4, 7, 0, 0, tzinfo=timezone.utc)
@@ -321,6 +321,10 @@ _WEEK_PATTERN: dict[int, tuple[str, float, float]] = {
 }
 
 
+#: Weeks of :func:`synthetic_history` over which volume and pace build (then they level off).
+MAX_BUILD_WEEKS: int = 24
+
+
 def synthetic_history(
     weeks: int = 16,
     *,
@@ -331,8 +335,9 @@ def synthetic_history(
 ) -> list[RunSummary]:
     """A believable training log of one runner: five runs a week (intervals Tuesday, easy
     Wednesday, tempo Thursday, easy Saturday, long run Sunday; rest Monday and Friday), weekly
-    volume building about 3 % a week with every fourth week easier, pace improving slowly, with
-    day-to-day noise and the odd missed run.
+    volume building about 3 % a week for :data:`MAX_BUILD_WEEKS` weeks then level, every fourth
+    week easier, pace improving slowly while the volume builds, with day-to-day noise and the odd
+    missed run.
 
     Args:
         weeks: number of weeks; easy_pace_s_per_km: the easy pace at the start, s/km;
@@ -349,8 +354,9 @@ def synthetic_history(
     first_monday = this_monday - timedelta(weeks=weeks - 1)
     out: list[RunSummary] = []
     for w in range(weeks):
-        volume_km = start_km_per_week * (1.03 ** w) * (0.75 if w % 4 == 3 else 1.0)
-        fitness = 1.0 - 0.004 * w  # a little faster every week
+        build = min(w, MAX_BUILD_WEEKS)  # then the volume and pace level off
+        volume_km = start_km_per_week * (1.03 ** build) * (0.75 if w % 4 == 3 else 1.0)
+        fitness = 1.0 - 0.004 * build  # a little faster every week
         for wd, (name, share, rel) in _WEEK_PATTERN.items():
             if rng.random() < 0.06:
                 continue  # a missed run

@@ -182,10 +182,23 @@ def test_non_runs_are_dropped_by_a_causal_runner_relative_rule() -> None:
     # causal: the flags of the first k rows do not depend on later rows
     for k in (10, 25, n):
         assert (non_run_mask(mixed.iloc[:k]) == flag[:k]).all()
-    # a runner who slows for good (injury comeback) is followed, not dropped wholesale
+    # a runner who slows for good, twice as slow (injury comeback, run-walking), is followed after a dozen rows
     slow = history_frame(120, seed=5, base_pace=300.0)
-    slow.loc[slow.index >= len(slow) // 2, "pace_s_per_km"] *= 1.4
-    assert non_run_mask(slow).sum() <= 2
+    half = len(slow) // 2
+    slow.loc[slow.index >= half, "pace_s_per_km"] *= 2.0
+    f = non_run_mask(slow)
+    assert f[half:].any() and not f[half + 12:].any() and f.sum() <= 12  # the quicker quartile moves after ~11 rows
+    # a log that starts with walks: the runs after them are kept after a few rows
+    walks_first = history_frame(120, seed=6, base_pace=330.0)
+    walks_first.loc[:4, "pace_s_per_km"] = 660.0
+    f = non_run_mask(walks_first)
+    assert not f[9:].any(), np.flatnonzero(f)
+    # walks mixed in (a third of the rows) are flagged, the runs between them are not
+    mixed_walks = history_frame(120, seed=7, base_pace=330.0)
+    walk_rows = mixed_walks.index[10::3]
+    mixed_walks.loc[walk_rows, "pace_s_per_km"] = 700.0
+    f = non_run_mask(mixed_walks)
+    assert f[walk_rows].all() and not f[np.setdiff1d(mixed_walks.index[10:], walk_rows)].any()
 
 
 def test_habit_features_read_the_runners_weekday_pattern() -> None:

@@ -49,6 +49,9 @@ def check_rules(history: pd.DataFrame, plan: list[NextWorkout], as_of: date, rac
             raise AssertionError(f"{D}: a run the day before the race")
         if race_date is not None and D == race_date:
             assert w.type == "race"
+            planned_q = {x.date for x in plan if x.type in ("tempo", "interval") and 0 < (D - x.date).days <= 6}
+            if planned_q:  # quality days the history already holds before a race are not the planner's doing
+                assert sum(quality.get(D - timedelta(days=k), False) for k in range(1, 7)) < 2, f"{D}: a third quality day in 7"
             continue
         to_race = (race_date - D).days if race_date else None
         taper = 1.0 if not to_race or to_race <= 0 else 0.6 if to_race <= 7 else 0.8 if to_race <= 14 else 1.0
@@ -141,6 +144,8 @@ def test_tempo_at_own_tempo_pace_and_long_run_on_the_usual_day() -> None:
     check_rules(h, plan, as_of, None)
     sunday = next(w for w in plan if w.date.weekday() == 6)
     assert sunday.type == "long" and sunday.distance_m > 12_000 and sunday.pace_s_per_km >= 315.0 - 1e-6
+    wednesday = next(w for w in plan if w.date.weekday() == 2)
+    assert wednesday.type == "tempo" and wednesday.pace_s_per_km == pytest.approx(290.0) and "usual tempo day" in wednesday.reason
     from sub3coach.plan.suggest import _Planner, DEFAULT_RULES as R
 
     p = _Planner(h, as_of, None, MODELS["median_28d"], R, 42195.0)
@@ -222,3 +227,42 @@ def test_the_rule_checker_catches_violations() -> None:
         check_rules(h.iloc[:0], three_hard, as_of, None)
     with pytest.raises(AssertionError, match="before the race"):
         check_rules(h, [dataclasses.replace(w, date=as_of)], as_of, as_of + timedelta(days=1))
+
+
+def test_the_long_run_day_is_planned_even_when_it_is_not_a_usual_day() -> None:
+    """Tue/Thu/Sat runner with a Saturday tempo who ran long on two Sundays: the week keeps the
+    Sunday long run, and no day before it is cut or downgraded for a long run that never comes."""
+    rows = []
+    for d in range(56):
+        day = START + pd.Timedelta(days=d)
+        wd = day.weekday()
+        if wd in (1, 3):
+            rows.append(("me", day, 9000.0, 9 * 320.0, 320.0, float("nan"), float("nan")))
+        elif wd == 5:
+            rows.append(("me", day, 9000.0, 9 * 290.0, 290.0, float("nan"), float("nan")))
+        elif wd == 6 and d > 40:
+            rows.append(("me", day, 20000.0, 20 * 335.0, 335.0, float("nan"), float("nan")))
+    h = pd.DataFrame(rows, columns=["user_id", "start_time", "distance_m", "duration_s", "pace_s_per_km",
+                                    "elevation_gain_m", "avg_hr_bpm"])
+    as_of = (h["start_time"].max() + pd.Timedelta(days=1)).date()
+    for name in ("median_28d", "last_run"):
+        plan = plan_week(h, as_of=as_of, model=MODELS[name], hr_model=False)
+        check_rules(h, plan, as_of, None)
+        sunday = next(w for w in plan if w.date.weekday() == 6)
+        assert sunday.type == "long", [(w.date.weekday(), w.type, w.reason) for w in plan]
+        saturday = next(w for w in plan if w.date.weekday() == 5)
+        assert not saturday.is_rest and saturday.type not in HARD_TYPES
+
+
+def test_walks_and_rides_in_the_history_do_not_drive_the_plan() -> None:
+    h = history_frame(60, seed=2, base_pace=300.0)
+    ride = h.iloc[[-3]].copy()
+    ride["start_time"] += pd.Timedelta(hours=6)
+    ride["distance_m"], ride["pace_s_per_km"] = 30_000.0, 165.0  # 30 km at 2:45/km: a bike ride
+    ride["duration_s"] = 30 * 165.0
+    h = pd.concat([h, ride]).sort_values("start_time").reset_index(drop=True)
+    as_of = (h["start_time"].max() + pd.Timedelta(days=1)).date()
+    race = as_of + timedelta(days=3)
+    plan = plan_week(h, as_of=as_of, race_date=race, model=MODELS["median_28d"], hr_model=False, race_distance_m=10_000)
+    race_day = next(w for w in plan if w.type == "race")
+    assert 240 < race_day.pace_s_per_km < 330  # from the runs (5:00/km easy), not from the ride

@@ -265,16 +265,20 @@ def write_tcx(workout: Workout, *, lap_distance_m: float | None = None) -> bytes
 
 
 def write_history_csv(runs: list[RunSummary]) -> bytes:
-    """A training log as the plain CSV history format ``date,dist_m,mov_s,hr,elev_m,name``
-    (UTC start ``YYYY-MM-DD HH:MM:SS``, metres, seconds, BPM, metres; empty when unknown), which
-    :func:`sub3coach.io.history.iter_history` reads back."""
+    """A training log as the plain CSV history format ``date,sport,dist_m,mov_s,hr,elev_m,name``
+    (UTC start ``YYYY-MM-DD HH:MM:SS``, sport, metres, seconds, BPM, metres; empty when unknown;
+    quoted by the :mod:`csv` rules), which :func:`sub3coach.io.history.iter_history` reads back."""
+    import csv
+    import io
+
     def num(x: float | None, fmt: str) -> str:
         return "" if x is None or not math.isfinite(float(x)) else fmt.format(x)
 
-    lines = ["date,dist_m,mov_s,hr,elev_m,name"]
+    buf = io.StringIO()
+    out = csv.writer(buf, lineterminator="\n")
+    out.writerow(["date", "sport", "dist_m", "mov_s", "hr", "elev_m", "name"])
     for r in runs:
         st = r.start_time.astimezone(timezone.utc) if r.start_time.tzinfo else r.start_time
-        name = _clean_text(r.name or "").replace(",", " ").replace('"', "'")
-        lines.append(f"{st:%Y-%m-%d %H:%M:%S},{num(r.distance_m, '{:.1f}')},{num(r.moving_time_s or r.duration_s, '{:.0f}')},"
-                     f"{num(r.avg_hr_bpm, '{:.0f}')},{num(r.elevation_gain_m, '{:.1f}')},{name}")
-    return ("\n".join(lines) + "\n").encode("utf-8")
+        out.writerow([f"{st:%Y-%m-%d %H:%M:%S}", r.sport, num(r.distance_m, "{:.1f}"), num(r.moving_time_s or r.duration_s, "{:.0f}"),
+                      num(r.avg_hr_bpm, "{:.0f}"), num(r.elevation_gain_m, "{:.1f}"), " ".join((r.name or "").split())])
+    return buf.getvalue().encode("utf-8")

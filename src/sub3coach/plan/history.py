@@ -12,8 +12,8 @@ only rows passing the sanity filters: average pace within :data:`PACE_RANGE_S_PE
 (2:30-15:00 /km) and distance within :data:`DISTANCE_RANGE_M` (0.5-100 km). Two rows starting
 within a minute of each other are one run (the first is kept). :func:`add_features` also drops
 rows that are not runs *for this runner* (:func:`non_run_mask`: over 1.75x slower or 1.6x faster
-than their recent median pace: walks, rides, a watch left running), with a causal rule that
-reads only earlier runs.
+than the quicker quartile of their previous 15 rows: walks, rides, a watch left running), with
+a causal rule that reads only earlier rows.
 
 Features (:func:`add_features`, pure pandas, no I/O), per run:
 
@@ -56,8 +56,10 @@ DUPLICATE_START_S: float = 60.0
 NON_RUN_SLOW_FACTOR: float = 1.75
 #: A run this many times faster than the runner's recent median pace is not a run (ride, GPS glitch).
 NON_RUN_FAST_FACTOR: float = 1.6
-#: Earlier runs needed before :func:`non_run_mask` judges a run.
+#: Earlier rows needed before :func:`non_run_mask` judges a run.
 NON_RUN_MIN_PRIOR: int = 5
+#: How many previous rows give :func:`non_run_mask` its reference pace.
+NON_RUN_WINDOW: int = 15
 
 #: Workout types, in the order used by the model's type head.
 WORKOUT_TYPES: tuple[str, ...] = ("recovery", "easy", "long", "tempo", "interval", "race")
@@ -292,31 +294,20 @@ def non_run_mask(df: pd.DataFrame) -> np.ndarray:
 
     A row logged as a run whose pace is more than :data:`NON_RUN_SLOW_FACTOR` times slower (a
     walk, a hike, a watch left running) or :data:`NON_RUN_FAST_FACTOR` times faster (a bike or
-    car ride, a GPS glitch) than the median of the runner's earlier *kept* runs of the last
-    :data:`REF_WINDOW_DAYS` days (all earlier kept runs when none is that recent) is flagged.
-    The rule is causal: it reads only earlier runs, so it is decided when the run is recorded,
-    and a runner whose pace changes for good is followed after a few runs. Runs before
-    :data:`NON_RUN_MIN_PRIOR` kept runs exist are kept.
+    car ride, a GPS glitch) than the reference pace: the quicker quartile (25th percentile) of the
+    runner's previous :data:`NON_RUN_WINDOW` rows, flagged or not. The quartile rather than the
+    median keeps the reference on running pace when up to three quarters of the window are
+    walks or hikes. The rule is causal: it reads only earlier rows, so it is decided when the run
+    is recorded; and because flagged rows stay in the window, a runner whose pace changes for good
+    (or whose log starts with walks) is followed after a few rows. Rows before
+    :data:`NON_RUN_MIN_PRIOR` earlier rows exist are kept.
     """
     n = len(df)
     flag = np.zeros(n, bool)
-    if n == 0:
-        return flag
-    t = epoch_days(df["start_time"])
-    pace = df["pace_s_per_km"].to_numpy(dtype=float)
-    kept_t: list[float] = []
-    kept_p: list[float] = []
-    lo = 0
-    for i in range(n):
-        while lo < len(kept_t) and kept_t[lo] < t[i] - REF_WINDOW_DAYS:
-            lo += 1
-        if len(kept_p) >= NON_RUN_MIN_PRIOR:
-            ref = float(np.median(kept_p[lo:] if lo < len(kept_p) else kept_p))
-            if pace[i] > NON_RUN_SLOW_FACTOR * ref or pace[i] < ref / NON_RUN_FAST_FACTOR:
-                flag[i] = True
-                continue
-        kept_t.append(float(t[i]))
-        kept_p.append(float(pace[i]))
+    pace = df["pace_s_per_km"].to_numpy(dtype=float) if n else np.zeros(0)
+    for i in range(NON_RUN_MIN_PRIOR, n):
+        ref = float(np.percentile(pace[max(0, i - NON_RUN_WINDOW):i], 25))
+        flag[i] = pace[i] > NON_RUN_SLOW_FACTOR * ref or pace[i] < ref / NON_RUN_FAST_FACTOR
     return flag
 
 

@@ -159,8 +159,16 @@ def best_effort(history: pd.DataFrame, *, as_of: datetime | None = None, days: f
     return recent.iloc[max(range(len(scores)), key=scores.__getitem__)]
 
 
-def predict_race(history: pd.DataFrame, distance_m: float, *, as_of: datetime | None = None) -> RacePrediction:
-    """Race time over ``distance_m`` from the runner's best recent effort (Riegel and VDOT)."""
+def predict_race(history: pd.DataFrame, distance_m: float, *, as_of: datetime | None = None,
+                 clean: bool = True) -> RacePrediction:
+    """Race time over ``distance_m`` from the runner's best recent effort (Riegel and VDOT).
+
+    With ``clean`` rows that are not runs for this runner (a ride logged as a run would be a
+    world record) are left out first (:func:`~sub3coach.plan.history.drop_non_runs`)."""
+    if clean and len(history):
+        from sub3coach.plan.history import drop_non_runs
+
+        history = drop_non_runs(history)
     run = best_effort(history, as_of=as_of)
     d1, t1 = float(run["distance_m"]), float(run["duration_s"])
     v = vdot(d1, t1)

@@ -15,8 +15,8 @@ q >= 1.08                  recovery    0.6 x usual run
 =========================  ==========  =====================================
 
 where ``V`` is the week's volume target (the cap below) and ``n`` the runner's usual runs per
-week (runs in the last 28 days / 4, between 2 and 6). A "long" run the caps cut below 1.25 usual
-runs is called easy.
+week (runs in the last 28 days / 4, between 2 and 6). A "long" run the caps cut below 1.25 times
+the runner's median run distance of the last 28 days is called easy.
 
 Coach rules (:class:`CoachRules`), checked on calendar days (history days and planned days
 together):
@@ -29,8 +29,9 @@ together):
 * **long run**: no run is longer than 30 % of ``cap(D)``;
 * **no two hard days in a row**: hard = long, tempo, interval, race; after a hard day a hard
   suggestion becomes easy (pace no faster than the runner's recent easy pace);
-* **at most two quality days in any 7 days** (tempo, interval, race; the same downgrade when
-  the 6 days before hold two): with the long run, three hard days a week at most;
+* **at most two quality days in any 7 days** (tempo, interval, race, the coming race day
+  included; the same downgrade when the 7-day window already holds two): with the long run,
+  three hard days a week at most;
 * **a rest day a week**: a day whose 6 previous days all had runs is a rest day;
 * **taper** before ``race_date``: ``taper = 0.8`` 8-14 days out, ``0.6`` 3-7 days out; 2 days
   out only an easy run of at most half a usual run; the day before is a rest day; race day is
@@ -40,9 +41,9 @@ Beyond the pace model: a tempo or interval suggestion is run at the runner's own
 that type over the last 8 weeks when it is quicker than the predicted pace (a tempo at "a bit
 quicker than usual" is not a tempo), and on the runner's usual long-run weekday (the weekday of
 most of their long runs in the last 8 weeks, when there are at least two) an easy or recovery
-suggestion becomes the week's long run, at no quicker than their easy pace (unless a long run
-is already in the 6 days before); until then the days before keep room for it (30 % of the
-cap) and the day before it is not hard. Likewise a weekday the runner keeps for a tempo or
+day becomes the week's long run, at no quicker than their easy pace (unless a long run is
+already in the 6 days before, or the race is at most 7 days away); until then the days before
+keep room for it (30 % of that day's cap) and the day before it is not hard. Likewise a weekday the runner keeps for a tempo or
 interval session (at least half of their runs on it in 8 weeks) gets that session at their own
 pace for it. Every rule above still applies after these choices (a session after a hard day
 becomes an easy run).
@@ -64,7 +65,7 @@ import pandas as pd
 
 from sub3coach.errors import Sub3Error
 from sub3coach.plan.history import (
-    HARD_TYPES, HISTORY_COLUMNS, PACE_RANGE_S_PER_KM, add_features, epoch_days, make_examples,
+    HARD_TYPES, HISTORY_COLUMNS, PACE_RANGE_S_PER_KM, add_features, drop_non_runs, epoch_days, make_examples,
 )
 
 log = logging.getLogger(__name__)
@@ -260,8 +261,10 @@ class _Planner:
         if past.empty:
             first = history["start_time"].min().date()
             raise Sub3Error(f"no runs before {as_of} (the history starts {first}): choose a later --as-of")
-        self.rows = past[list(HISTORY_COLUMNS)].copy()
-        self.featured = add_features(self.rows)
+        self.rows = drop_non_runs(past[list(HISTORY_COLUMNS)])  # walks and rides count for nothing below
+        if self.rows.empty:
+            raise Sub3Error(f"no runs before {as_of} once walks and rides are left out")
+        self.featured = add_features(self.rows, clean=False)
         self.days = _Days.from_history(self.featured)
         self.model = _resolve_model(model)
         self.rules = rules
@@ -272,6 +275,7 @@ class _Planner:
             log.warning("the last run is %s, more than 4 weeks before %s: planning as a restart", last.date(), as_of)
         recent = self.rows[self.rows["start_time"] >= pd.Timestamp(as_of, tz="UTC") - pd.Timedelta(days=28)]
         self.runs_per_week = int(min(6, max(2, round(len(recent) / 4.0))))
+        self.median_distance_m = float(np.median((recent if len(recent) else self.rows.tail(10))["distance_m"]))
         hours = self.rows["start_time"].dt.hour + self.rows["start_time"].dt.minute / 60.0
         self.hour = float(np.median(hours.to_numpy()[-30:]))
         self.uid = str(self.rows["user_id"].iloc[-1])
@@ -295,10 +299,19 @@ class _Planner:
         out: dict[int, str] = {}
         for wd, g in recent.groupby(recent["start_time"].dt.day_of_week):
             counts = g["type"].value_counts()
-            kind = str(counts.index[0])
-            if len(g) >= 3 and kind in ("tempo", "interval") and counts.iloc[0] >= 0.5 * len(g):
+            kind = max(("tempo", "interval"), key=lambda k: int(counts.get(k, 0)))
+            if len(g) >= 3 and int(counts.get(kind, 0)) >= 0.5 * len(g):
                 out[int(wd)] = kind
         return out
+
+    def long_allowed(self, day: date) -> bool:
+        """Whether a long run may go on ``day``: not in the last week before the race."""
+        to_race = (self.race_date - day).days if self.race_date else None
+        return to_race is None or to_race < 0 or to_race > 7
+
+    def long_in_week_before(self, day: date) -> bool:
+        """Whether a long run is in the 6 days before ``day`` (history or plan)."""
+        return any(day - timedelta(days=k) in self.days.long for k in range(1, 7))
 
     def quality_days_before(self, day: date) -> int:
         """Quality days (tempo, interval, race) among the 6 days before ``day``."""
@@ -343,10 +356,12 @@ class _Planner:
             try:
                 from sub3coach.plan.race import predict_race
 
-                rp = predict_race(self.rows, self.race_distance_m, as_of=datetime.combine(day, datetime.min.time(), timezone.utc))
+                rp = predict_race(self.rows, self.race_distance_m, as_of=datetime.combine(day, datetime.min.time(), timezone.utc),
+                                  clean=False)  # self.rows are cleaned already
                 pace, reason = rp.vdot_time_s / (self.race_distance_m / 1000.0), f"race day (pace: VDOT {rp.vdot:.1f})"
             except Sub3Error as exc:
                 log.info("race pace from the pace model: %s", exc)
+            pace = min(max(pace, PACE_RANGE_S_PER_KM[0]), PACE_RANGE_S_PER_KM[1])
             return NextWorkout(day, "race", self.race_distance_m, pace, self.race_distance_m / 1000.0 * pace,
                                predicted_pace_s_per_km=pred, ref_pace_s_per_km=ref, reason=reason)
         if to_race == 1:
@@ -366,36 +381,46 @@ class _Planner:
         reason = f"pace {pred / ref:.2f} x 28-day median"
         hard_yesterday = self.days.hard.get(day - timedelta(days=1), False)
         easy_only = to_race is not None and 0 < to_race <= r.easy_only_days_before_race
-        week_full = self.quality_days_before(day) >= r.max_quality_days_per_week
+        race_ahead = to_race is not None and 0 < to_race <= 6  # the race is a quality day of this 7-day window
+        week_full = self.quality_days_before(day) + race_ahead >= r.max_quality_days_per_week
+        long_done = self.long_in_week_before(day)
         to_long = (self.long_weekday - day.weekday()) % 7 if self.long_weekday is not None else 0
-        long_done = any(day - timedelta(days=k) in self.days.long for k in range(1, 7))
-        long_ahead = 0 < to_long and not long_done and not easy_only and (to_race is None or to_race > to_long)
+        long_day = day + timedelta(days=to_long)
+        long_ahead = 0 < to_long and not self.long_in_week_before(long_day) and self.long_allowed(long_day)
         habit = False  # the type comes from the runner's weekly habit, with its own pace
-        if kind in ("easy", "recovery") and day.weekday() == self.long_weekday and not (hard_yesterday or easy_only or long_done):
+        if to_long == 0 and self.long_weekday is not None and self.long_allowed(day) \
+                and not (hard_yesterday or easy_only or long_done):
             kind = "long"
             pace = max(pred, self.easy_pace(ref))
             reason += "; your usual long-run day"
-        elif kind in ("easy", "recovery") and day.weekday() in self.session_days:
-            kind = self.session_days[day.weekday()]
-            pace = min(pred, self.own_pace(kind, day) or pred)
-            reason += f"; your usual {kind} day"
             habit = True
+        elif kind in ("easy", "recovery") and day.weekday() in self.session_days:
+            own = self.own_pace(self.session_days[day.weekday()], day)
+            if own is not None:
+                kind = self.session_days[day.weekday()]
+                pace = min(pred, own)
+                reason += f"; your usual {kind} day"
+                habit = True
         before_long = long_ahead and to_long == 1
         if kind in HARD_TYPES and (hard_yesterday or easy_only or (week_full and kind in QUALITY_TYPES) or before_long):
             kind = "easy"
             pace = max(pred, self.easy_pace(ref))
             reason += "; easy: " + ("taper" if easy_only else "hard day before" if hard_yesterday
-                                    else f"{r.max_quality_days_per_week} quality days this week" if week_full
+                                    else f"{r.max_quality_days_per_week} quality days in 7" if week_full and not before_long
                                     else "long run tomorrow")
         elif kind in ("tempo", "interval") and not habit:
             own = self.own_pace(kind, day)
             if own is not None and own < pace:  # a tempo is run at the runner's tempo pace, not at "a bit quicker"
                 pace = max(own, PACE_RANGE_S_PER_KM[0])
                 reason += f"; pace of your recent {kind} runs"
-        usual = cap / self.runs_per_week
         if kind != "long" and long_ahead:
-            # keep room for the long run of the usual long-run day ahead (the same 7-day window)
-            limit = min(limit, max(budget - r.long_run_max_fraction * cap, r.min_run_m))
+            # keep room in the long-run day's 7-day window for the long run
+            cap_long = weekly_cap_m(self.days, long_day, r, self.race_date)
+            room = (1.0 - r.long_run_max_fraction) * cap_long - self.days.volume(long_day - timedelta(days=6), day - timedelta(days=1))
+            if room < r.min_run_m:
+                return rest(f"room kept for the long run on {long_day:%a}")
+            limit = min(limit, room)
+        usual = cap / self.runs_per_week
         if kind == "long":
             wanted = r.long_run_max_fraction * cap
         else:
@@ -411,7 +436,7 @@ class _Planner:
         dist = math.floor(dist / 100.0) * 100.0  # whole 100 m, never above the limit
         if dist < r.min_run_m:
             return rest("too little volume left")
-        if kind == "long" and dist < 1.25 * usual:
+        if kind == "long" and dist < 1.25 * self.median_distance_m:
             kind = "easy"  # the caps left no room for a run that is long for this runner
             reason += "; easy: too little volume for a long run"
         return NextWorkout(day, kind, dist, pace, dist / 1000.0 * pace, predicted_pace_s_per_km=pred,
@@ -428,14 +453,18 @@ class _Planner:
             "elevation_gain_m": np.nan, "avg_hr_bpm": np.nan,
         }])
         self.rows = pd.concat([self.rows, row], ignore_index=True)
-        self.featured = add_features(self.rows)
+        self.featured = add_features(self.rows, clean=False)
 
     def usual_days(self, start: date) -> set[int]:
-        """Offsets 0-6 from ``start`` of the runner's most frequent running weekdays."""
+        """Offsets 0-6 from ``start`` of the runner's most frequent running weekdays (their usual
+        long-run weekday always among them)."""
         recent = self.rows.tail(60)
         counts = np.bincount(recent["start_time"].dt.day_of_week.to_numpy(), minlength=7).astype(float)
         counts += 1e-3 * np.arange(7)[::-1]  # deterministic ties
-        weekdays = set(np.argsort(-counts)[: self.runs_per_week].tolist())
+        order = np.argsort(-counts).tolist()
+        weekdays = set(order[: self.runs_per_week])
+        if self.long_weekday is not None and self.long_weekday not in weekdays:  # the long run is the week's anchor
+            weekdays = set(order[: self.runs_per_week - 1]) | {self.long_weekday}
         return {k for k in range(7) if (start + timedelta(days=k)).weekday() in weekdays}
 
 

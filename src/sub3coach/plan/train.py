@@ -41,8 +41,8 @@ from sub3coach.plan.model import BASELINES, MODEL_CLASSES, PaceEnsemble, PaceTra
 
 log = logging.getLogger(__name__)
 
-#: Artifact layout version written by this code.
-FORMAT_VERSION: int = 1
+#: Artifact layout version written by this code (2: habit query features, PaceEnsemble, n_members).
+FORMAT_VERSION: int = 2
 #: File name of the bundled default inside ``sub3coach/models/``.
 DEFAULT_MODEL_NAME: str = "plan-default.pt"
 #: A runner needs at least this many runs before :func:`fine_tune` adapts the model to them.
