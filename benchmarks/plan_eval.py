@@ -52,7 +52,8 @@ def _section(res: dict, raw: dict | None, pers: dict | None, model_meta: dict, d
         "(median pace over 8/16/52 weeks, on the same weekday and at the same hour over 16 weeks, days since the last "
         "fast and long runs) and the weekday, start hour and gap of the run day; never the run's distance or any HR). "
         "Histories are cleaned as in training and in `sub3 plan`: rows that are not runs for this runner "
-        "(over 1.75x slower or 1.6x faster than their recent median pace: walks, rides, a watch left running; a causal rule) "
+        "(over 1.75x slower or 1.6x faster than the quicker quartile of their previous 15 rows: walks, rides, a watch left "
+        "running; a causal rule) "
         "are neither read nor scored. Data: the dev histories (`{}`), runner-disjoint split seeded 0 "
         "(train {train} / validation {val} / test {test} runners).".format(
             data.name, **data_info.get("n_runners", {"train": "?", "val": "?", "test": "?"})),

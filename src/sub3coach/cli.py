@@ -219,6 +219,8 @@ def example_cmd(
     if name.endswith(".csv"):
         from datetime import datetime, timezone
 
+        if course_km is not None:
+            raise typer.BadParameter("a training log (.csv) has no route: drop --course-km or write a .gpx", param_hint="--course-km")
         if not 175.0 <= pace_s <= 800.0:  # intervals at 0.9x and long runs at 1.05x must stay runs (2:30-15:00/km)
             raise typer.BadParameter(f"easy pace {pace} is outside 2:55-13:20/km for a training log", param_hint="--pace")
 

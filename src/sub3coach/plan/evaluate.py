@@ -2,7 +2,8 @@
 
 Protocol (what the published numbers mean): each runner's history is cleaned as everywhere
 else (sanity ranges; rows that are not runs for this runner, e.g. a walk logged as a run at over
-1.75x their recent median pace, are dropped by a causal rule: :func:`~sub3coach.plan.history.non_run_mask`).
+1.75x the quicker quartile of their previous 15 rows, are dropped by a causal rule:
+:func:`~sub3coach.plan.history.non_run_mask`).
 Then every run that has at least :data:`MIN_HISTORY_DAYS` (28) days of earlier history and at
 least one run in the 28 days before it is predicted from the runs before it only (the model
 reads at most the previous 16 runs of the previous 28 days, the runner's habits over the
