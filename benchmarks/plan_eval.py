@@ -78,7 +78,8 @@ def _section(res: dict, raw: dict | None, pers: dict | None, model_meta: dict, d
             f"Personalised (fine-tuned per runner, {pers['n_runners']} unseen runners with at least {pers['min_runs']} runs "
             f"before the middle of their scored period; {pers['n_predictions']} later runs scored): cold-start Transformer "
             f"{pers['pace_mae_s_per_km']:.1f}, fine-tuned **{pers['personalised_pace_mae_s_per_km']:.1f}**, baselines on the same runs "
-            + ", ".join(f"{k} {v:.1f}" for k, v in pers["baselines"].items()) + " s/km.",
+            + ", ".join(f"{k} {v:.1f}" for k, v in pers["baselines"].items()) + " s/km. Fine-tuning settings (lr 1e-4, "
+            "8 epochs, the runner's last 1500 runs) were chosen on the validation runners.",
             "",
         ]),
         f"Model: encoder-decoder Transformer (d_model {model_meta.get('config', {}).get('d_model')}, "
@@ -86,7 +87,7 @@ def _section(res: dict, raw: dict | None, pers: dict | None, model_meta: dict, d
         f"{model_meta.get('config', {}).get('n_layers')} layers), {data_info.get('n_train_examples', '?')} training examples, "
         f"{len(hist)} of at most {model_meta.get('training', {}).get('epochs', '?')} epochs (AdamW, L1 loss, the validated and kept weights an "
         f"exponential moving average (0.99) of the trained ones, early stopping on the validation runners), trained in "
-        f"{model_meta.get('train_seconds', '?')} s on one CPU thread.",
+        f"{model_meta.get('train_seconds', '?')} s on this 2-core CPU.",
         f"A `sub3 plan next` suggestion (pace model + rules + HR model) takes {timing_ms:.0f} ms "
         f"({platform.machine()}, torch {torch.__version__}, {torch.get_num_threads()} threads).",
         "",
@@ -99,7 +100,7 @@ def _section(res: dict, raw: dict | None, pers: dict | None, model_meta: dict, d
         "Reproduce:",
         "",
         "```",
-        "python scripts/train_default_plan.py --epochs {} --threads 1   # retrains the bundled model (about 20 min)".format(
+        "python scripts/train_default_plan.py --epochs {} --threads 2   # retrains the bundled model (about 25 min)".format(
             model_meta.get("training", {}).get("epochs", 12)),
         cmd,
         "sub3 plan evaluate --data ../shared/data/histories --json   # same numbers",
