@@ -317,8 +317,9 @@ def fit(
                     ema.update_parameters(module)
                 total += loss.item() * len(part)
                 bar.advance(task)
-            live = copy.deepcopy(module.state_dict())
-            if ema is not None:
+            live = None
+            if ema is not None:  # validate (and maybe keep) the averaged weights
+                live = copy.deepcopy(module.state_dict())
                 module.load_state_dict(ema.module.state_dict())
             val_mae = pace_mae(model, val) if val is not None and len(val) else float("nan")
             rec = {"epoch": epoch, "train_loss": total / max(len(train), 1), "val_pace_mae": val_mae,
@@ -335,7 +336,8 @@ def fit(
                 bad += 1
                 if val is not None and len(val) and bad >= patience:
                     break
-            module.load_state_dict(live)  # go on training the live weights
+            if live is not None:
+                module.load_state_dict(live)  # go on training the live weights
     module.load_state_dict(best[1])
     module.eval()
     return hist
