@@ -285,8 +285,8 @@ class _Planner:
     def _long_weekday(self, as_of: date) -> int | None:
         """Weekday (0 = Monday) of most of the runner's long runs in the last 8 weeks (None
         with fewer than two)."""
-        f = self.featured
-        recent = f[(f["type"] == "long") & (f["start_time"] >= pd.Timestamp(as_of, tz="UTC") - pd.Timedelta(days=OWN_PACE_DAYS))]
+        recent = self.recent_runs(as_of)
+        recent = recent[recent["type"] == "long"]
         if len(recent) < 2:
             return None
         return int(recent["start_time"].dt.day_of_week.value_counts().idxmax())
@@ -294,8 +294,7 @@ class _Planner:
     def _session_days(self, as_of: date) -> dict[int, str]:
         """Weekdays (0 = Monday) the runner keeps for a quality session: in the last 8 weeks at
         least 3 runs on that weekday, and at least half of them of one type, tempo or interval."""
-        f = self.featured
-        recent = f[f["start_time"] >= pd.Timestamp(as_of, tz="UTC") - pd.Timedelta(days=OWN_PACE_DAYS)]
+        recent = self.recent_runs(as_of)
         out: dict[int, str] = {}
         for wd, g in recent.groupby(recent["start_time"].dt.day_of_week):
             counts = g["type"].value_counts()
@@ -303,6 +302,12 @@ class _Planner:
             if len(g) >= 3 and int(counts.get(kind, 0)) >= 0.5 * len(g):
                 out[int(wd)] = kind
         return out
+
+    def recent_runs(self, day: date) -> pd.DataFrame:
+        """The runner's runs (history and plan, with features) in the :data:`OWN_PACE_DAYS` days
+        before ``day``."""
+        f = self.featured
+        return f[f["start_time"] >= pd.Timestamp(day, tz="UTC") - pd.Timedelta(days=OWN_PACE_DAYS)]
 
     def long_allowed(self, day: date) -> bool:
         """Whether a long run may go on ``day``: not in the last week before the race."""
@@ -336,9 +341,8 @@ class _Planner:
     def own_pace(self, kind: str, day: date) -> float | None:
         """The runner's median pace of their runs of type ``kind`` in the
         :data:`OWN_PACE_DAYS` days before ``day`` (None with fewer than 2 such runs), s/km."""
-        since = pd.Timestamp(day, tz="UTC") - pd.Timedelta(days=OWN_PACE_DAYS)
-        f = self.featured
-        sel = f.loc[(f["type"] == kind) & (f["start_time"] >= since), "pace_s_per_km"]
+        recent = self.recent_runs(day)
+        sel = recent.loc[recent["type"] == kind, "pace_s_per_km"]
         return float(np.median(sel)) if len(sel) >= 2 else None
 
     # ----- one day
