@@ -81,9 +81,15 @@ def assimilate(resid: np.ndarray, observed: np.ndarray, var_level: float, params
     return Forecast(mean=mean, var=var)
 
 
-def observed_mask(time_s: np.ndarray, minutes: float) -> np.ndarray:
-    """Grid steps within the first ``minutes`` of the run (elapsed time <= minutes * 60)."""
+#: Grid steps this close (s) before the cut-off are not read: a grid value is interpolated from
+#: samples up to the resampling's largest bridged gap (30 s) away, which could lie after it.
+CUTOFF_MARGIN_S: float = 30.0
+
+
+def observed_mask(time_s: np.ndarray, minutes: float, margin_s: float = CUTOFF_MARGIN_S) -> np.ndarray:
+    """Grid steps whose HR may be read when the first ``minutes`` are observed: elapsed time
+    ``<= minutes * 60 - margin_s`` (so no grid value depends on HR after the cut-off)."""
     t = np.asarray(time_s, dtype=np.float64)
     if t.size == 0:
         return np.zeros(0, dtype=bool)
-    return (t - t[0]) <= minutes * 60.0
+    return (t - t[0]) <= minutes * 60.0 - margin_s

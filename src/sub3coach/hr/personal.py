@@ -177,6 +177,15 @@ class HeadPrior:
                    kalman={k: float(v) for k, v in d.get("kalman", {}).items()})
 
 
+def default_head() -> HeadPrior:
+    """A wide, uninformative head for artifacts written before heads existed (format 1): no
+    correction of the network, an HR level uncertain by ~11 BPM, Gaussian bands."""
+    p = len(BASIS)
+    cov = np.diag([8.0, 0.3, 3.0, 10.0]) ** 2
+    return HeadPrior(theta0=np.zeros(p), cov0=cov, coef=np.zeros((p, len(COVARIATES))), cov_mean=np.zeros(len(COVARIATES)),
+                     cov_resid=cov.copy(), sigma_run=8.0, sigma_step=7.0)
+
+
 @dataclass
 class Personal:
     """A runner's personal parameters: posterior mean and covariance of ``theta``.

@@ -124,7 +124,8 @@ def sample_scores(p: Prepared, grid_pred: np.ndarray, *, lo: np.ndarray | None =
 def _cache_path(cfg: ProtocolConfig, arch: str, train_users: Sequence[str], tc: TrainConfig) -> Path | None:
     if not cfg.cache_dir:
         return None
-    key = json.dumps({"arch": arch, "users": sorted(train_users), "train": tc.to_dict()}, sort_keys=True)
+    settings = {k: v for k, v in tc.to_dict().items() if k != "personal_head"}
+    key = json.dumps({"arch": arch, "users": sorted(train_users), "train": settings}, sort_keys=True)
     return Path(cfg.cache_dir) / f"{arch}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.pt"
 
 
@@ -135,7 +136,7 @@ def _train(cfg: ProtocolConfig, arch: str, train: Sequence[Prepared], val: Seque
     from sub3coach.hr.data import select_columns
 
     tc = cfg.train if arch == cfg.train.arch else TrainConfig(arch=arch, epochs=cfg.train.epochs, patience=cfg.train.patience)
-    tc = replace(tc, seed=seed)
+    tc = replace(tc, seed=seed, personal_head=False)  # the protocol fits the head itself, per fold
     path = _cache_path(cfg, arch, sorted({str(p.user_id) for p in train}), tc)
     if path is not None and path.exists():
         return load_model(path)

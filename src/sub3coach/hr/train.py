@@ -64,6 +64,8 @@ class TrainConfig:
         max_windows_per_epoch: subsample windows each epoch (None: all).
         seed: fixes the split, initialisation and shuffling. device: None = GPU when present.
         threads: CPU threads for torch.
+        personal_head: after training, fit the personal head (prior on the training runners,
+        selection and band calibration on the validation runners; :mod:`sub3coach.hr.headfit`).
     """
 
     arch: str = "hrnet"
@@ -85,6 +87,7 @@ class TrainConfig:
     seed: int = 0
     device: str | None = None
     threads: int = 1
+    personal_head: bool = True
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHITECTURES:
@@ -189,6 +192,7 @@ class HRModel:
         self.history: list[dict[str, Any]] = []
         self.best_epoch: int | None = None
         self.data_summary: dict[str, Any] = {}
+        self.head: Any = None
 
     # ----- public ----------------------------------------------------------------------
     def fit(
@@ -267,17 +271,32 @@ class HRModel:
             self.history.append(rec)
             if callback:
                 callback("epoch", rec)
+            self._fit_head(xs, train, vx, val, callback)
             return self
         self._fit_sgd(xs, ys, ms, vx, val, device, checkpoint_dir, resume, callback)
         self.module.to("cpu").eval()
+        self._fit_head(xs, train, vx, val, callback)
         return self
+
+    def _fit_head(self, xs: list[np.ndarray], train: Sequence[Prepared], vx: list[np.ndarray], val: Sequence[Prepared],
+                  callback: Callback | None) -> None:
+        """Fit the personal head on the trained network's predictions (see :mod:`sub3coach.hr.headfit`)."""
+        if not self.config.personal_head:
+            return
+        from sub3coach.hr.headfit import build_head
+
+        if callback:
+            callback("head", {})
+        assert self.module is not None
+        self.head = build_head(predict_arrays(self.module, xs), train, predict_arrays(self.module, vx) if val else [], val)
 
     def to_loaded(self) -> LoadedModel:
         """The fitted model as a :class:`LoadedModel` (what :func:`load_model` returns)."""
         if self.module is None or self.normaliser is None:
             raise ModelError("model is not fitted")
         return LoadedModel(module=self.module.eval(), arch=self.config.arch, spec=self.spec, normaliser=self.normaliser,
-                           meta={"name": self.config.arch, "history": self.history, "config": self.module.cfg.to_dict()})  # type: ignore[union-attr]
+                           meta={"name": self.config.arch, "history": self.history, "config": self.module.cfg.to_dict()},  # type: ignore[union-attr]
+                           head=self.head)
 
     def predict(self, workout: Workout) -> np.ndarray:
         """Predicted HR (BPM) at each of ``workout``'s sample times."""
@@ -289,7 +308,7 @@ class HRModel:
         """Write the self-describing artifact (see :mod:`sub3coach.hr.artifact`)."""
         lm = self.to_loaded()
         meta.setdefault("name", self.config.arch)
-        return save_model(path, lm.module, self.config.arch, self.spec, lm.normaliser, train_config=self.config.to_dict(),
+        return save_model(path, lm.module, self.config.arch, self.spec, lm.normaliser, head=self.head, train_config=self.config.to_dict(),
                           history=self.history, best_epoch=self.best_epoch, **{"data": self.data_summary, **meta})
 
     # ----- internals -------------------------------------------------------------------
