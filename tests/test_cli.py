@@ -114,9 +114,10 @@ def test_ctrl_c_during_import_leaves_only_whole_workouts(tmp_path: Path, workers
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 60
     while time.time() < deadline and proc.poll() is None:  # wait until some runs are stored
-        time.sleep(0.5)
-        wal = lib.with_name(lib.name + ".wal")  # committed batches land in the WAL first
-        if wal.exists() and wal.stat().st_size > 100_000:  # the first batch is committed
+        time.sleep(0.3)
+        # the import opens the file per batch, so a reader can look in between
+        r = sub3("runs", "--json", "--library", str(lib), env={"SUB3_BUSY_TIMEOUT": "30"})
+        if r.returncode == 0 and json.loads(r.stdout):
             break
     time.sleep(0.2)
     proc.send_signal(signal.SIGINT)
@@ -147,7 +148,10 @@ def test_show_plot_errors_sport_aliases_and_missing_library(tmp_path: Path) -> N
     r = sub3("runs", "--sport", "Running", "--json", "--library", lib)
     assert len(json.loads(r.stdout)) == 1
     r = sub3("show", "latest", "--library", lib, "--plot", str(tmp_path / "no" / "such" / "dir" / "x.png"))
+    assert r.returncode == 0 and (tmp_path / "no" / "such" / "dir" / "x.png").stat().st_size > 10_000  # folders made
+    r = sub3("show", "latest", "--library", lib, "--plot", str(gpx / "x.png"))  # parent is a file
     assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1 and "cannot write the plot" in r.stderr
+    assert str(gpx) in r.stderr and "Traceback" not in r.stderr
     r = sub3("example", str(gpx / "x.gpx"))  # parent is a file
     assert r.returncode == 1 and "cannot write" in r.stderr and "Traceback" not in r.stderr
 

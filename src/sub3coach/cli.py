@@ -7,7 +7,6 @@ JSON with ``--json``. Errors a user can cause end with one line on stderr and a 
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sys
 from datetime import datetime, timezone
@@ -18,18 +17,28 @@ import typer
 from typer.exceptions import TyperException
 from rich.table import Table
 
-from sub3coach.cli_common import JsonOpt, LibraryOpt, console, err_console, fail, typer_app
+from sub3coach.cli_common import AthleteOpt, JsonOpt, LibraryOpt, console, err_console, fail, print_json, setup_messages, typer_app
 from sub3coach.errors import Sub3Error
 from sub3coach.units import format_duration, format_pace, parse_pace
 
 app = typer_app("sub3", "sub3coach: import your runs, predict heart rate, plan the next workout.")
 
 
-def open_library(path: Path | None, *, read_only: bool = False) -> Any:
-    """Open the library (default location when ``path`` is None)."""
+def open_library(path: Path | None, *, read_only: bool = False, keep_open: bool = True) -> Any:
+    """Open the library (default location when ``path`` is None); see :class:`~sub3coach.library.Library`."""
     from sub3coach.library import Library
 
-    return Library(path, read_only=read_only)
+    return Library(path, read_only=read_only, keep_open=keep_open)
+
+
+def _athlete_name(name: str | None) -> str | None:
+    """A usable athlete name (stripped; printable, at most 64 characters), as a usage error otherwise."""
+    if name is None:
+        return None
+    name = name.strip()
+    if not name or len(name) > 64 or not name.isprintable():
+        raise typer.BadParameter(f"{name!r} is not an athlete name (1-64 printable characters)", param_hint="--athlete")
+    return name
 
 
 def _num(x: float | None, fmt: str = "{:.0f}") -> str:
@@ -41,18 +50,25 @@ def import_cmd(
     paths: Annotated[list[Path], typer.Argument(help="Files, folders, zips or exports to import.", show_default=False)],
     library: LibraryOpt = None,
     workers: Annotated[Optional[int], typer.Option(min=1, help="Parser processes (default: all cores).")] = None,
+    athlete: Annotated[Optional[str], typer.Option("--athlete", "-a", help="Whose runs these are. Default: the runner id of a "
+                       "corpus or many-runner history, else the library's only athlete, else 'me'.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Import workouts: FIT, GPX, TCX (also .gz), zips, Strava/Apple Health exports, corpus
     Parquet, Endomondo JSON and training-history files. Re-importing adds nothing.
 
-    Example: sub3 import ~/Downloads/export_12345.zip activity.fit
+    The library is opened only while each batch is written: `sub3 runs`, `show` and other
+    readers can run during a long import.
+
+    Example: sub3 import ~/Downloads/export_12345.zip activity.fit --athlete alice
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from sub3coach.importer import Importer, expand
 
-    with open_library(library) as lib:
+    athlete = _athlete_name(athlete)
+    with open_library(library, keep_open=False) as lib:
+        lib.import_athlete = athlete
         jobs = list(expand(paths))
         with Progress(
             TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -72,9 +88,18 @@ def import_cmd(
     nothing_done = report.imported == 0 and report.duplicates == 0 and bool(report.skipped)
     if report.failed or (nothing_done and len(jobs) == 1):
         if not as_json:
-            first = (report.failed or [dict(path=s["path"], error=s["reason"]) for s in report.skipped])[0]
-            err_console.print(f"sub3: error: {first['path']}: {first['error']}", markup=False, highlight=False, soft_wrap=True)
+            problems = report.failed or [dict(path=s["path"], error=s["reason"]) for s in report.skipped]
+            raise fail(_failure_line(problems))
         raise typer.Exit(1)
+
+
+def _failure_line(problems: list[dict[str, str]]) -> str:
+    """One line for the failures of an import: the only one in full, else a count and the first few."""
+    if len(problems) == 1:
+        return f"{problems[0]['path']}: {problems[0]['error']}"
+    shown = "; ".join(f"{p['path']} ({p['error'][:60]})" for p in problems[:3])
+    more = f"; and {len(problems) - 3} more" if len(problems) > 3 else ""
+    return f"{len(problems)} inputs failed: {shown}{more} (all in the table above)"
 
 
 def _print_import(report: Any, as_json: bool) -> None:
@@ -102,76 +127,142 @@ def _parse_date(value: str | None) -> datetime | None:
     return d if d.tzinfo else d.replace(tzinfo=timezone.utc)
 
 
+def _sport_option(value: str | None) -> str | None:
+    """``--sport`` as one of :data:`~sub3coach.workout.SPORTS` (aliases such as Running accepted);
+    anything else is a usage error listing the valid values."""
+    from sub3coach.workout import SPORTS, normalise_sport
+
+    if value is None:
+        return None
+    sport = normalise_sport(value)
+    if sport == "other" and value.strip().lower() != "other" or sport == "unknown" and value.strip().lower() != "unknown":
+        raise typer.BadParameter(f"{value!r} is not a sport; use one of {', '.join(SPORTS)}", param_hint="--sport")
+    return sport
+
+
+#: ``sub3 runs`` columns: (header, justify, min width, priority; lower is kept longer when narrow).
+_RUN_COLUMNS: tuple[tuple[str, str, int, int], ...] = (
+    ("id", "left", 9, 0), ("start (UTC)", "left", 16, 0), ("sport", "left", 5, 4), ("km", "right", 6, 1),
+    ("time", "right", 7, 2), ("pace", "right", 7, 1), ("avg HR", "right", 6, 3), ("gain m", "right", 6, 5),
+    ("athlete", "left", 8, 3), ("name", "left", 10, 6), ("source", "left", 10, 7),
+)
+
+
+def _run_cells(r: dict[str, Any], wide: bool) -> dict[str, str]:
+    name = r["name"] or (r["metadata"] or {}).get("name") or ""
+    return {
+        "id": (r["id"] if wide else r["id"][:8]) + ("*" if r["summary_only"] else ""),
+        "start (UTC)": r["start_time"][:16].replace("T", " "), "sport": r["sport"],
+        "km": _num(r["distance_m"] / 1000 if r["distance_m"] else None, "{:.2f}"),
+        "time": format_duration(r["moving_time_s"] or r["duration_s"]), "pace": format_pace(r["avg_pace_s_per_km"]).removesuffix("/km"),
+        "avg HR": _num(r["avg_hr_bpm"]), "gain m": _num(r["elevation_gain_m"]), "athlete": str(r.get("athlete") or "-"),
+        "name": str(name), "source": str(r["source"]) if wide else Path(str(r["source"])).name,
+    }
+
+
+def _pick_columns(width: int, wide: bool, show_athlete: bool) -> list[tuple[str, str, int, int]]:
+    """The columns that fit ``width`` characters, dropping the lowest priority first."""
+    cols = [c for c in _RUN_COLUMNS if show_athlete or c[0] != "athlete"]
+    if wide:
+        return cols
+    while cols and sum(c[2] + 2 for c in cols) > width:
+        cols.remove(max(cols, key=lambda c: (c[3], _RUN_COLUMNS.index(c))))
+    return cols
+
+
 @app.command("runs")
 def runs_cmd(
     library: LibraryOpt = None,
-    sport: Annotated[Optional[str], typer.Option(help="Only this sport (run, bike, walk, hike, swim, ...).")] = None,
+    sport: Annotated[Optional[str], typer.Option(help="Only this sport: run, bike, walk, hike, swim, ski, other, unknown.")] = None,
     since: Annotated[Optional[str], typer.Option(help="Only runs starting on or after this date (YYYY-MM-DD).")] = None,
+    athlete: AthleteOpt = None,
+    wide: Annotated[bool, typer.Option("--wide", "-w", help="All columns, full ids and source paths, whatever the terminal width.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """List workouts in the library, oldest first.
+    """List workouts in the library, oldest first (all athletes unless --athlete; the table fits
+    the terminal, dropping the least useful columns first).
 
     Example: sub3 runs --sport run --since 2024-01-01 --json
     """
-    from sub3coach.workout import normalise_sport
-
     since_dt = _parse_date(since)
+    sport_n = _sport_option(sport)
     with open_library(library, read_only=True) as lib:
-        rows = lib.runs(sport=normalise_sport(sport) if sport else None, since=since_dt)
+        name = lib.resolve_athlete(athlete) if athlete is not None else None
+        rows = lib.runs(sport=sport_n, since=since_dt, athlete=name)
+        several = len(lib.athletes()) > 1
     if as_json:
         typer.echo(json.dumps(rows, indent=2, default=str))
         return
-    t = Table(title=f"{len(rows)} workouts")
-    for col, just in (("id", "left"), ("sport", "left"), ("start (UTC)", "left"), ("km", "right"), ("time", "right"),
-                      ("pace", "right"), ("gain m", "right"), ("avg HR", "right"), ("source", "left")):
-        t.add_column(col, justify=just)  # type: ignore[arg-type]
+    from rich import box
+
+    cols = _pick_columns(console.width, wide, several and name is None)
+    t = Table(title=f"{len(rows)} workouts" + (f" of {name}" if name else ""), box=box.SIMPLE_HEAD, pad_edge=False,
+              padding=(0, 1), collapse_padding=True)
+    for head, just, min_w, _ in cols:
+        flexible = head in ("name", "source")
+        t.add_column(head, justify=just, no_wrap=True, min_width=min_w if flexible else None,  # type: ignore[arg-type]
+                     overflow="ellipsis" if flexible else "fold")
     for r in rows:
-        t.add_row(
-            r["id"][:10] + ("*" if r["summary_only"] else ""), r["sport"], r["start_time"][:16].replace("T", " "),
-            _num(r["distance_m"] / 1000 if r["distance_m"] else None, "{:.2f}"), format_duration(r["moving_time_s"] or r["duration_s"]),
-            format_pace(r["avg_pace_s_per_km"]), _num(r["elevation_gain_m"]), _num(r["avg_hr_bpm"]), Path(str(r["source"])).name,
-        )
-    console.print(t)
+        cells = _run_cells(r, wide)
+        t.add_row(*(cells[c[0]] for c in cols))
+    if wide:
+        from rich.console import Console
+
+        Console(width=max(console.width, 400), soft_wrap=True).print(t, crop=False)
+    else:
+        console.print(t)
     if any(r["summary_only"] for r in rows):
         console.print("* summary only (from a training-history file, no samples)")
 
 
+def _pick_run(lib: Any, run_id: str, athlete: str | None) -> tuple[dict[str, Any], str | None]:
+    """The run ``show`` means and, for ``latest``, a note saying which one was chosen."""
+    if run_id != "latest":
+        return lib.run(run_id), None
+    name = lib.resolve_athlete(athlete)
+    row = lib.latest(athlete=name)
+    if row is None:
+        raise Sub3Error("the library is empty: import something first", str(lib.path))
+    if row["summary_only"]:
+        return row, f"latest run of {name}: {row['start_time'][:10]} (summary only: no recorded run in the library)"
+    return row, f"latest recorded run of {name}: {row['start_time'][:16].replace('T', ' ')} UTC"
+
+
 @app.command("show")
 def show_cmd(
-    run_id: Annotated[str, typer.Argument(help="Run id, a unique prefix of at least 4 characters, or 'latest'.")],
+    run_id: Annotated[str, typer.Argument(help="Run id, a unique prefix of at least 4 characters, or 'latest' (the latest recorded run).")],
     library: LibraryOpt = None,
-    plot: Annotated[Optional[Path], typer.Option(help="Write a PNG of HR, pace and elevation.")] = None,
+    athlete: AthleteOpt = None,
+    plot: Annotated[Optional[Path], typer.Option(help="Write a PNG (or .svg/.pdf) of HR, pace and elevation.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Show one workout's summary, and plot it.
+    """Show one workout's summary, and plot it. 'latest' is the athlete's most recent run with
+    recorded samples (history-file rows have none to plot).
 
     Example: sub3 show 3f2a9c --plot run.png
     """
     with open_library(library, read_only=True) as lib:
-        if run_id == "latest":
-            rows = lib.runs()
-            if not rows:
-                raise Sub3Error("the library is empty: import something first", str(lib.path))
-            run_id = rows[-1]["id"]
-        row = lib.run(run_id)
+        row, note = _pick_run(lib, run_id, athlete)
         workout = None if row["summary_only"] else lib.get_workout(row["id"])
+        max_hr = lib.athlete_stated(row["athlete"])["max_hr_bpm"] if row.get("athlete") else None
     if plot is not None:
         if workout is None:
-            raise Sub3Error(f"run {row['id']} is summary-only: nothing to plot")
+            raise Sub3Error(f"run {row['id'][:8]} ({row['start_time'][:10]}) is summary-only, from a training-history file: "
+                            "nothing to plot (import the recording)")
+        from sub3coach.athletes import DEFAULT_MAX_HR_BPM
         from sub3coach.viz import plot_workout
 
-        try:
-            plot_workout(workout, plot)
-        except (OSError, ValueError) as exc:
-            raise fail(f"{plot}: cannot write the plot ({exc})") from exc
+        plot_workout(workout, plot, zones_max_hr=max_hr or DEFAULT_MAX_HR_BPM, zones_assumed=max_hr is None)
     if as_json:
         typer.echo(json.dumps(row, indent=2, default=str))
         return
+    if note:
+        err_console.print(note, markup=False, highlight=False)
     t = Table(title=f"{row['name'] or row['id']}", show_header=False)
     t.add_column("field")
     t.add_column("value")
     for label, value in (
-        ("id", row["id"]), ("sport", row["sport"]), ("start (UTC)", row["start_time"]),
+        ("id", row["id"]), ("athlete", str(row.get("athlete") or "-")), ("sport", row["sport"]), ("start (UTC)", row["start_time"]),
         ("distance", _num(row["distance_m"] / 1000 if row["distance_m"] else None, "{:.2f} km")),
         ("elapsed", format_duration(row["duration_s"])), ("moving", format_duration(row["moving_time_s"])),
         ("pace", format_pace(row["avg_pace_s_per_km"])), ("elevation gain", _num(row["elevation_gain_m"], "{:.0f} m")),
@@ -182,6 +273,91 @@ def show_cmd(
     console.print(t)
     if plot is not None:
         console.print(f"plot written to {plot}")
+
+
+# ----- athletes ----------------------------------------------------------------------------
+athletes_app = typer_app("athletes", "Athletes of the library: list, state values, show profiles.")
+app.add_typer(athletes_app, name="athletes")
+
+
+@athletes_app.callback(invoke_without_command=True, no_args_is_help=False)
+def athletes_cmd(ctx: typer.Context, library: LibraryOpt = None, as_json: JsonOpt = False) -> None:
+    """List the athletes with their run counts and date range (subcommands: set, show).
+
+    Example: sub3 athletes --json
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    with open_library(library, read_only=True) as lib:
+        rows = lib.athletes()
+    if as_json:
+        print_json(rows)
+        return
+    t = Table(title=f"{len(rows)} athletes")
+    for c in ("athlete", "runs", "with HR", "first", "last"):
+        t.add_column(c, justify="right" if c in ("runs", "with HR") else "left")
+    for a in rows:
+        t.add_row(a["name"], str(a["runs"]), str(a["runs_with_hr"]), (a["first"] or "-")[:10], (a["last"] or "-")[:10])
+    console.print(t)
+
+
+@athletes_app.command("set")
+def athletes_set_cmd(
+    name: Annotated[str, typer.Argument(help="Athlete name (created when new).", show_default=False)],
+    max_hr: Annotated[Optional[float], typer.Option("--max-hr", min=100, max=240, help="Your maximum heart rate (BPM).")] = None,
+    resting_hr: Annotated[Optional[float], typer.Option("--resting-hr", min=25, max=120, help="Your resting heart rate (BPM).")] = None,
+    birth_year: Annotated[Optional[int], typer.Option("--birth-year", min=1900, max=2100, help="Year of birth (for age-based estimates).")] = None,
+    gender: Annotated[Optional[str], typer.Option("--gender", help="female, male or other.")] = None,
+    library: LibraryOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """State what you know about an athlete; values not given are kept.
+
+    Example: sub3 athletes set me --max-hr 188 --resting-hr 48 --birth-year 1985
+    """
+    from sub3coach.library import GENDERS
+
+    name = _athlete_name(name) or ""
+    if gender is not None and gender.strip().lower() not in GENDERS:
+        raise typer.BadParameter(f"{gender!r} is not one of {', '.join(GENDERS)}", param_hint="--gender")
+    if max_hr is not None and resting_hr is not None and resting_hr >= max_hr:
+        raise typer.BadParameter("--resting-hr must be below --max-hr", param_hint="--resting-hr")
+    with open_library(library) as lib:
+        stated = lib.set_athlete(name, max_hr_bpm=max_hr, resting_hr_bpm=resting_hr, birth_year=birth_year,
+                                 gender=gender.strip().lower() if gender else None)
+    if as_json:
+        print_json({"name": name, **stated})
+        return
+    said = ", ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}" for k, v in stated.items() if v is not None and k != "updated_at")
+    console.print(f"{name}: {said or 'nothing stated yet'}", highlight=False)
+
+
+@athletes_app.command("show")
+def athletes_show_cmd(
+    name: Annotated[Optional[str], typer.Argument(help="Athlete name (default: the only one).", show_default=False)] = None,
+    library: LibraryOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """An athlete's profile: each value stated, estimated from the runs (with the method) or a default.
+
+    Example: sub3 athletes show me
+    """
+    from sub3coach.athletes import profile
+
+    with open_library(library, read_only=True) as lib:
+        prof = profile(lib, _athlete_name(name))
+    if as_json:
+        print_json(prof.to_dict())
+        return
+    t = Table(title=f"{prof.name}: {prof.runs.get('runs', 0)} runs ({prof.runs.get('runs_with_hr', 0)} with HR)")
+    for c in ("", "value", "source", "how"):
+        t.add_column(c, overflow="fold")
+    for label, pv, fmt in (("max HR", prof.max_hr_bpm, "{:.0f} bpm"), ("resting HR", prof.resting_hr_bpm, "{:.0f} bpm"),
+                           ("threshold HR", prof.threshold_hr_bpm, "{:.0f} bpm"), ("threshold pace", prof.threshold_pace_s_per_km, None),
+                           ("birth year", prof.birth_year, "{}"), ("gender", prof.gender, "{}")):
+        value = "-" if pv.value is None else (format_pace(float(pv.value)) if fmt is None else fmt.format(pv.value))
+        t.add_row(label, value, pv.source, pv.method)
+    console.print(t)
 
 
 def _pace_option(value: str) -> float:
@@ -275,7 +451,7 @@ _mount_subapps()
 
 def main() -> None:
     """Console entry point: runs the app, turning every user error into one line."""
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    setup_messages()
     try:
         rv = app(standalone_mode=False)
     except TyperException as exc:  # usage errors: wrong flag, bad value, missing argument
@@ -297,6 +473,12 @@ def main() -> None:
     except KeyboardInterrupt:
         err_console.print("sub3: interrupted", markup=False)
         sys.exit(130)
+    except Exception as exc:  # a bug: still one line, the traceback on request
+        if os.environ.get("SUB3_DEBUG"):
+            raise
+        err_console.print(f"sub3: error: unexpected {type(exc).__name__}: {' '.join(str(exc).split())[:300]} "
+                          "(a bug: please report it; SUB3_DEBUG=1 shows the traceback)", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(1)
     sys.exit(rv if isinstance(rv, int) else 0)
 
 

@@ -6,6 +6,7 @@ sub-apps can import it without an import cycle.
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -20,6 +21,10 @@ LibraryOpt = Annotated[
     typer.Option("--library", envvar="SUB3_LIBRARY", help="Library file (DuckDB). Default: your user data dir; env SUB3_LIBRARY."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of a table.")]
+AthleteOpt = Annotated[
+    Optional[str],
+    typer.Option("--athlete", "-a", help="Whose runs (see: sub3 athletes). Default: the library's only athlete."),
+]
 
 
 def typer_app(name: str, help: str) -> typer.Typer:
@@ -32,6 +37,32 @@ def fail(message: object, code: int = 1) -> typer.Exit:
     """Print one error line (``sub3: error: ...``) on stderr and return the Exit to raise."""
     err_console.print(f"sub3: error: {' '.join(str(message).split())}", markup=False, highlight=False, soft_wrap=True)
     return typer.Exit(code)
+
+
+class MessageHandler(logging.Handler):
+    """Log records for people: ``sub3: warning: ...`` on stderr, one line, no logger names."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            msg = " ".join(record.getMessage().split())
+        except Exception:  # a malformed record must not end the command
+            msg = str(record.msg)
+        level = "" if record.levelno < logging.WARNING else ("error: " if record.levelno >= logging.ERROR else "warning: ")
+        err_console.print(f"sub3: {level}{msg}", markup=False, highlight=False, soft_wrap=True)
+
+
+def setup_messages(level: int = logging.WARNING) -> None:
+    """Route library log records and Python warnings (e.g. matplotlib's) to one-line messages."""
+    import warnings
+
+    root = logging.getLogger()
+    root.handlers[:] = [MessageHandler()]
+    root.setLevel(level)
+
+    def _show(message: Warning | str, category: type[Warning], filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
+        err_console.print(f"sub3: warning: {' '.join(str(message).split())}", markup=False, highlight=False, soft_wrap=True)
+
+    warnings.showwarning = _show  # type: ignore[assignment]
 
 
 def _json_default(o: Any) -> Any:

@@ -4,7 +4,17 @@ Tables:
 
 * ``runs``: one row per workout (or per summary-only history run) with its summary;
 * ``samples``: one row per workout holding its cleaned sample columns as lists (SI units);
-* ``files``: the SHA-256 of every imported file, so a re-import is recognised without parsing.
+* ``files``: the SHA-256 of every imported file, so a re-import is recognised without parsing;
+* ``athletes``: what each runner states about themselves (max/resting HR, birth year, gender).
+
+Every run belongs to one athlete (``runs.athlete``): the name given to ``sub3 import --athlete``,
+else the source's runner id (a corpus of many runners gives many athletes), else the library's
+only athlete, else :data:`DEFAULT_ATHLETE`.
+
+One writer, many readers: DuckDB lets one process hold the file read-write, or several hold it
+read-only. A long import therefore opens the file only for each short batch transaction
+(``keep_open=False``), and every open waits for a lock held by another process, with one
+"library busy, retrying" message, up to :data:`BUSY_TIMEOUT_S` (env ``SUB3_BUSY_TIMEOUT``).
 
 Every workout is written in one transaction (run row + samples row together), so a crash
 or Ctrl-C never leaves a half-written workout. The file lives in the user's data dir
@@ -17,6 +27,8 @@ import hashlib
 import json
 import logging
 import os
+import re
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from contextlib import contextmanager
@@ -30,7 +42,13 @@ from sub3coach.workout import CHANNELS, RunSummary, Workout
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # v2: runs.athlete and the athletes table
+
+#: The athlete of runs imported without ``--athlete`` and without a runner id in the source.
+DEFAULT_ATHLETE = "me"
+
+#: Seconds an open waits for another process's lock before giving up (env ``SUB3_BUSY_TIMEOUT``).
+BUSY_TIMEOUT_S = 60.0
 
 #: Workouts must lie within 1980-01-01 .. 2100-01-01 (unix s).
 VALID_TIME_S = (315_532_800.0, 4_102_444_800.0)
@@ -41,14 +59,14 @@ DUP_START_TOL_S = 120.0
 DUP_DURATION_TOL = 0.10
 
 _STR_COLUMNS = frozenset(
-    {"id", "sport", "name", "source", "source_format", "device", "user_id", "gender", "file_sha256", "metadata"}
+    {"id", "sport", "name", "source", "source_format", "device", "user_id", "gender", "file_sha256", "metadata", "athlete"}
 )
 
 RUN_COLUMNS: tuple[str, ...] = (
     "id", "sport", "start_time", "distance_m", "duration_s", "moving_time_s", "elevation_gain_m",
     "avg_hr_bpm", "max_hr_bpm", "avg_pace_s_per_km", "name", "source", "source_format", "device",
     "user_id", "gender", "summary_only", "device_distance_m", "device_timer_s", "n_samples",
-    "file_sha256", "metadata", "imported_at",
+    "file_sha256", "metadata", "imported_at", "athlete",
 )
 
 _DDL = f"""
@@ -62,7 +80,7 @@ CREATE TABLE IF NOT EXISTS runs (
     name VARCHAR, source VARCHAR, source_format VARCHAR, device VARCHAR,
     user_id VARCHAR, gender VARCHAR, summary_only BOOLEAN NOT NULL,
     device_distance_m DOUBLE, device_timer_s DOUBLE, n_samples INTEGER,
-    file_sha256 VARCHAR, metadata VARCHAR, imported_at TIMESTAMPTZ
+    file_sha256 VARCHAR, metadata VARCHAR, imported_at TIMESTAMPTZ, athlete VARCHAR
 );
 CREATE TABLE IF NOT EXISTS samples (
     run_id VARCHAR PRIMARY KEY,
@@ -71,6 +89,10 @@ CREATE TABLE IF NOT EXISTS samples (
 );
 CREATE TABLE IF NOT EXISTS files (
     sha256 VARCHAR PRIMARY KEY, path VARCHAR, n_workouts INTEGER, imported_at TIMESTAMPTZ
+);
+CREATE TABLE IF NOT EXISTS athletes (
+    name VARCHAR PRIMARY KEY, max_hr_bpm DOUBLE, resting_hr_bpm DOUBLE, birth_year INTEGER,
+    gender VARCHAR, updated_at TIMESTAMPTZ
 );
 """
 
@@ -149,19 +171,85 @@ def _clean_float(x: float | None) -> float | None:
     return x if np.isfinite(x) else None
 
 
+class LibraryBusy(Sub3Error):
+    """Another process held the library past the busy timeout."""
+
+
+def busy_timeout_s() -> float:
+    """Seconds to wait for a library another process holds (``SUB3_BUSY_TIMEOUT``, default 60)."""
+    try:
+        return max(0.0, float(os.environ.get("SUB3_BUSY_TIMEOUT", BUSY_TIMEOUT_S)))
+    except ValueError:
+        return BUSY_TIMEOUT_S
+
+
+def _lock_holder(exc: BaseException) -> str | None:
+    """The PID in DuckDB's lock message, when the error is a lock conflict (else None)."""
+    text = str(exc)
+    if "Could not set lock" not in text and "Conflicting lock" not in text:
+        return None
+    m = re.search(r"PID (\d+)", text)
+    return m.group(1) if m else "?"
+
+
+def connect(path: Path, *, read_only: bool, timeout_s: float | None = None) -> Any:
+    """Open the DuckDB file, waiting (with backoff) while another process holds a conflicting
+    lock; the first wait logs one "library busy, retrying" warning.
+
+    Raises:
+        LibraryBusy: still locked after ``timeout_s`` seconds (default :func:`busy_timeout_s`).
+        Sub3Error: any other failure to open, as one line (e.g. not a DuckDB file).
+    """
+    import duckdb
+
+    timeout = busy_timeout_s() if timeout_s is None else timeout_s
+    deadline = time.monotonic() + timeout
+    delay, warned = 0.02, False
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.Error as exc:
+            pid = _lock_holder(exc)
+            if pid is None:
+                first = str(exc).splitlines()[0]
+                if "not a valid DuckDB database file" in first:
+                    raise Sub3Error("not a sub3 library (not a DuckDB file)", str(path)) from exc
+                raise Sub3Error(f"cannot open library: {first}", str(path)) from exc
+            if time.monotonic() >= deadline:
+                raise LibraryBusy(
+                    f"library busy: process {pid} is using it (an import?); still busy after {timeout:.0f} s "
+                    "- try again when it has finished, or wait longer with SUB3_BUSY_TIMEOUT=SECONDS", str(path),
+                ) from exc
+            if not warned:
+                log.warning("library busy (process %s is writing to %s), retrying for up to %.0f s", pid, path, timeout)
+                warned = True
+            time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+            delay = min(delay * 2, 0.5)
+
+
 class Library:
     """A DuckDB-backed store of workouts and run summaries.
 
     Args:
         path: database file (created with its folder when missing); ``None`` for the default.
         read_only: open without write access (several readers may share the file).
+        keep_open: hold the file from open to :meth:`close` (the default). ``False`` (for long
+            imports) opens it only while a :meth:`batch` runs, so other processes can read in
+            between; reads outside a batch reopen it until :meth:`release`.
     """
 
-    def __init__(self, path: str | os.PathLike | None = None, *, read_only: bool = False) -> None:
-        import duckdb
-
+    def __init__(self, path: str | os.PathLike | None = None, *, read_only: bool = False, keep_open: bool = True) -> None:
         self.path = Path(path) if path is not None else default_library_path()
+        self.read_only = read_only
+        self.keep_open = keep_open
+        #: athlete of every run added from now on (``sub3 import --athlete``); None: see module doc
+        self.import_athlete: str | None = None
+        self._fallback_athlete: str | None = None
         self._in_batch = False
+        self._con: Any = None
+        self._has_athlete_col = True
+        self._known: dict[str, int] | None = None  # file hashes, cached when not keep_open
+        self._known_pending: dict[str, int] = {}
         # rows written inside a batch are buffered and inserted in bulk at commit
         # (DuckDB's per-statement cost dominates single-row inserts)
         self._buf_runs: list[list[Any]] = []
@@ -173,21 +261,66 @@ class Library:
                 raise Sub3Error(f"cannot create the library folder: {exc.strerror or exc}", str(self.path)) from exc
         elif not self.path.exists():
             raise Sub3Error("library does not exist yet (import something first)", str(self.path))
+        elif self.path.is_dir():
+            raise Sub3Error("is a folder, not a library file", str(self.path))
+        self._open()
+        if not keep_open:
+            self.release()
+
+    # ----- connection --------------------------------------------------------------------
+    @property
+    def con(self) -> Any:
+        """The DuckDB connection (reopened on demand after :meth:`release`)."""
+        if self._con is None:
+            self._open()
+        return self._con
+
+    def _open(self) -> None:
+        con = connect(self.path, read_only=self.read_only)
         try:
-            self.con = duckdb.connect(str(self.path), read_only=read_only)
-        except duckdb.Error as exc:
-            raise Sub3Error(f"cannot open library: {str(exc).splitlines()[0]}", str(self.path)) from exc
-        if not read_only:
-            self.con.execute(_DDL)
-            self.con.execute(
-                "INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT DO NOTHING", [str(SCHEMA_VERSION)]
-            )
-        ver = self._one("SELECT value FROM meta WHERE key = 'schema_version'")
-        if ver and int(ver[0]) > SCHEMA_VERSION:
+            self._check_schema(con)
+        except BaseException:
+            con.close()
+            raise
+        self._con = con
+
+    def _check_schema(self, con: Any) -> None:
+        """Create (or migrate) the tables of a writable library; refuse foreign or newer files."""
+        tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()}
+        if tables and not {"meta", "runs"} <= tables:
+            raise Sub3Error("not a sub3 library (a DuckDB file without sub3's tables)", str(self.path))
+        if not tables and self.read_only:
+            raise Sub3Error("not a sub3 library (an empty DuckDB file)", str(self.path))
+        ver = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall() if tables else []
+        version = int(ver[0][0]) if ver else SCHEMA_VERSION
+        if version > SCHEMA_VERSION:
             raise Sub3Error(
-                f"library schema v{ver[0]} is newer than this sub3coach understands (v{SCHEMA_VERSION}); upgrade sub3coach",
+                f"library schema v{version} is newer than this sub3coach understands (v{SCHEMA_VERSION}); upgrade sub3coach",
                 str(self.path),
             )
+        cols = {r[0] for r in con.execute("SELECT column_name FROM information_schema.columns WHERE table_name = 'runs'").fetchall()}
+        self._has_athlete_col = not cols or "athlete" in cols
+        if self.read_only:
+            return
+        con.execute(_DDL)
+        if not self._has_athlete_col:  # v1 -> v2, in place
+            con.execute("ALTER TABLE runs ADD COLUMN athlete VARCHAR")
+            con.execute("UPDATE runs SET athlete = coalesce(user_id, ?)", [DEFAULT_ATHLETE])
+            self._has_athlete_col = True
+            log.info("library %s migrated to schema v%d (athletes)", self.path, SCHEMA_VERSION)
+        con.execute("INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT DO UPDATE SET value = excluded.value",
+                    [str(SCHEMA_VERSION)])
+
+    @property
+    def _ath(self) -> str:
+        """SQL for a run's athlete (a v1 file opened read-only has no ``athlete`` column)."""
+        return "athlete" if self._has_athlete_col else f"coalesce(user_id, '{DEFAULT_ATHLETE}')"
+
+    def release(self) -> None:
+        """Close the connection so other processes can open the file; any later call reopens it."""
+        if self._con is not None and not self._in_batch:
+            self._con.close()
+            self._con = None
 
     # ----- transactions ------------------------------------------------------------------
     @contextmanager
@@ -206,15 +339,22 @@ class Library:
             self._flush_buffers()
         except BaseException:
             self._in_batch = False
-            self._buf_runs, self._buf_samples = [], []
+            self._buf_runs, self._buf_samples, self._known_pending = [], [], {}
             try:
                 self.con.execute("ROLLBACK")
             except Exception:  # already rolled back by DuckDB after an interrupt
                 log.debug("rollback after error failed", exc_info=True)
+            if not self.keep_open:
+                self.release()
             raise
         else:
             self._in_batch = False
             self.con.execute("COMMIT")
+            if self._known is not None:
+                self._known.update(self._known_pending)
+            self._known_pending = {}
+            if not self.keep_open:
+                self.release()
 
     def _flush_buffers(self) -> None:
         """Insert the buffered run rows and samples with one statement each."""
@@ -270,7 +410,9 @@ class Library:
     # ----- context management ------------------------------------------------------------
     def close(self) -> None:
         """Close the connection (checkpointing the WAL)."""
-        self.con.close()
+        if self._con is not None:
+            self._con.close()
+            self._con = None
 
     def __enter__(self) -> "Library":
         return self
@@ -280,9 +422,17 @@ class Library:
 
     # ----- files -------------------------------------------------------------------------
     def known_file(self, sha256: str) -> int | None:
-        """Number of workouts a previously imported file gave, or ``None`` if never imported."""
-        row = self._one("SELECT n_workouts FROM files WHERE sha256 = ?", [sha256])
-        return None if row is None else int(row[0])
+        """Number of workouts a previously imported file gave, or ``None`` if never imported.
+
+        With ``keep_open=False`` the hashes are read once (so the file is not held open
+        between batches) and kept up to date by :meth:`record_file`."""
+        if self.keep_open:
+            row = self._one("SELECT n_workouts FROM files WHERE sha256 = ?", [sha256])
+            return None if row is None else int(row[0])
+        if self._known is None:
+            self._known = {str(h): int(n) for h, n in self.con.execute("SELECT sha256, n_workouts FROM files").fetchall()}
+            self.release()
+        return self._known.get(sha256)
 
     @_interruptible
     def record_file(self, sha256: str, path: str, n_workouts: int) -> None:
@@ -291,6 +441,10 @@ class Library:
             "INSERT INTO files VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
             [sha256, path, n_workouts, datetime.now(timezone.utc)],
         )
+        self._known_pending[sha256] = n_workouts
+        if not self._in_batch and self._known is not None:
+            self._known.update(self._known_pending)
+            self._known_pending = {}
 
     # ----- writing -----------------------------------------------------------------------
     def find_duplicate(
@@ -303,11 +457,13 @@ class Library:
         user_id: str | None = None,
         date_only: bool = False,
         date_only_rows: bool = False,
+        athlete: str | None = None,
     ) -> tuple[str, bool] | None:
         """An existing run that is the same activity: ``(id, summary_only)`` or ``None``.
 
         Same activity = compatible sport, start within :data:`DUP_START_TOL_S` (or the same
-        UTC day when ``date_only``), and, where both are known, the same runner, duration
+        UTC day when ``date_only``), the same athlete (when given), and, where both are known,
+        the same runner id, duration
         within :data:`DUP_DURATION_TOL` and distance within 5 %. ``date_only_rows`` restricts
         the search to summary-only rows from histories that know only the day."""
         if date_only:
@@ -316,13 +472,15 @@ class Library:
         else:
             lo, hi = start - timedelta(seconds=DUP_START_TOL_S), start + timedelta(seconds=DUP_START_TOL_S)
         rows = self.con.execute(
-            "SELECT id, sport, duration_s, distance_m, summary_only, user_id, metadata FROM runs"
+            f"SELECT id, sport, duration_s, distance_m, summary_only, user_id, metadata, {self._ath} FROM runs"
             " WHERE start_time BETWEEN ? AND ?",
             [lo, hi],
         ).fetchall()
-        rows += [(r[0], r[1], r[4], r[3], r[16], r[14], r[21]) for r in self._buf_runs if lo <= r[2] <= hi]
-        for rid, rsport, rdur, rdist, summary_only, ruser, rmeta in rows:
+        rows += [(r[0], r[1], r[4], r[3], r[16], r[14], r[21], r[23]) for r in self._buf_runs if lo <= r[2] <= hi]
+        for rid, rsport, rdur, rdist, summary_only, ruser, rmeta, rathlete in rows:
             if not _compatible(rsport, sport) or (user_id and ruser and user_id != ruser):
+                continue
+            if athlete is not None and rathlete != athlete:
                 continue
             if date_only_rows and not (summary_only and '"date_only": true' in (rmeta or "")):
                 continue
@@ -348,10 +506,12 @@ class Library:
         run_id = w.workout_id or w.content_id()
         if self._exists(run_id):
             return AddResult("duplicate", run_id)
-        dup = self.find_duplicate(w.sport, s.start_time, s.duration_s, s.distance_m, user_id=w.user_id)
+        athlete = self._athlete_for(w.user_id)
+        dup = self.find_duplicate(w.sport, s.start_time, s.duration_s, s.distance_m, user_id=w.user_id, athlete=athlete)
         if dup is None:  # a history row that knows only the day of this run
             dup = self.find_duplicate(
-                w.sport, s.start_time, None, s.distance_m, user_id=w.user_id, date_only=True, date_only_rows=True
+                w.sport, s.start_time, None, s.distance_m, user_id=w.user_id, date_only=True, date_only_rows=True,
+                athlete=athlete,
             )
         if dup is not None and not dup[1]:
             return AddResult("duplicate", dup[0])
@@ -361,7 +521,7 @@ class Library:
                 self._buf_runs = [r for r in self._buf_runs if r[0] != dup[0]]
                 self.con.execute("DELETE FROM runs WHERE id = ?", [dup[0]])
                 status = "replaced"
-            self._insert_run(run_id, s, w, file_sha)
+            self._insert_run(run_id, s, w, file_sha, athlete)
             self._insert_samples(run_id, w)
         return AddResult(status, run_id)
 
@@ -372,17 +532,30 @@ class Library:
         run_id = "h" + hashlib.sha256(key.encode()).hexdigest()[:15]
         if self._exists(run_id):
             return AddResult("duplicate", run_id)
+        athlete = self._athlete_for(s.user_id)
         dup = self.find_duplicate(
             s.sport, s.start_time, s.duration_s, s.distance_m, user_id=s.user_id,
-            date_only=bool(s.metadata.get("date_only")),
+            date_only=bool(s.metadata.get("date_only")), athlete=athlete,
         )
         if dup is not None:
             return AddResult("duplicate", dup[0])
         with self._transaction():
-            self._insert_run(run_id, s, None, None)
+            self._insert_run(run_id, s, None, None, athlete)
         return AddResult("imported", run_id)
 
-    def _insert_run(self, run_id: str, s: RunSummary, w: Workout | None, file_sha: str | None) -> None:
+    def _athlete_for(self, user_id: str | None) -> str:
+        """The athlete a new run belongs to: ``import_athlete``, else the source's runner id,
+        else the library's only athlete, else :data:`DEFAULT_ATHLETE`."""
+        if self.import_athlete:
+            return self.import_athlete
+        if user_id:
+            return str(user_id)
+        if self._fallback_athlete is None:
+            names = [a["name"] for a in self.athletes()]
+            self._fallback_athlete = names[0] if len(names) == 1 else DEFAULT_ATHLETE
+        return self._fallback_athlete
+
+    def _insert_run(self, run_id: str, s: RunSummary, w: Workout | None, file_sha: str | None, athlete: str) -> None:
         meta = dict(s.metadata)
         if w is not None:
             meta.update(w.metadata)
@@ -393,7 +566,7 @@ class Library:
             w.source_format if w else meta.get("format", "history"), w.device if w else None,
             s.user_id, s.gender, w is None, _clean_float(w.device_distance_m) if w else None,
             _clean_float(w.device_timer_s) if w else None, len(w) if w else None, file_sha,
-            json.dumps(meta, default=_json_default), datetime.now(timezone.utc),
+            json.dumps(meta, default=_json_default), datetime.now(timezone.utc), athlete,
         ]
         assert self._in_batch, "writes happen inside a transaction"
         self._buf_runs.append(values)
@@ -410,23 +583,21 @@ class Library:
         since: datetime | None = None,
         user_id: str | None = None,
         run_id: str | None = None,
+        athlete: str | None = None,
     ) -> list[dict[str, Any]]:
-        """Summary rows ordered by start time; ``start_time`` as ISO 8601 UTC strings."""
+        """Summary rows ordered by start time; ``start_time`` as ISO 8601 UTC strings.
+
+        Filters are ANDed; ``athlete=None`` means every athlete."""
         where: list[str] = []
         params: list[Any] = []
-        if run_id:
-            where.append("id = ?")
-            params.append(run_id)
-        if sport:
-            where.append("sport = ?")
-            params.append(sport)
-        if since:
-            where.append("start_time >= ?")
-            params.append(since)
-        if user_id:
-            where.append("user_id = ?")
-            params.append(user_id)
-        sql = "SELECT * REPLACE (epoch(start_time) AS start_time, epoch(imported_at) AS imported_at) FROM runs" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY start_time, id"
+        for cond, value in (("id = ?", run_id), ("sport = ?", sport), ("start_time >= ?", since),
+                            ("user_id = ?", user_id), (f"{self._ath} = ?", athlete)):
+            if value:
+                where.append(cond)
+                params.append(value)
+        extra = "" if self._has_athlete_col else f", {self._ath} AS athlete"
+        sql = (f"SELECT * REPLACE (epoch(start_time) AS start_time, epoch(imported_at) AS imported_at){extra} FROM runs"
+               + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY start_time, id")
         cur = self.con.execute(sql, params)
         names = [d[0] for d in cur.description]
         out = []
@@ -448,6 +619,13 @@ class Library:
         rid = run_id if any(r[0] == run_id for r in rows) else rows[0][0]
         return self.runs(run_id=rid)[0]
 
+    def latest(self, *, athlete: str | None = None, recorded: bool = True) -> dict[str, Any] | None:
+        """The most recent run (with samples when ``recorded``, falling back to any run), or None."""
+        rows = self.runs(athlete=athlete)
+        full = [r for r in rows if not r["summary_only"]]
+        pick = (full or rows) if recorded else rows
+        return pick[-1] if pick else None
+
     def get_workout(self, run_id: str) -> Workout:
         """The stored workout with its samples (summary-only runs raise :class:`Sub3Error`)."""
         r = self.run(run_id)
@@ -458,26 +636,31 @@ class Library:
 
     def _workout_from(self, r: dict[str, Any], row: tuple[Any, ...]) -> Workout:
         kw = {c: (None if v is None else np.asarray(v, dtype=np.float64)) for c, v in zip(CHANNELS, row[1:])}
+        meta = dict(r["metadata"])
+        meta.setdefault("athlete", r.get("athlete"))
         return Workout(
             time_s=np.asarray(row[0], dtype=np.float64), sport=r["sport"], name=r["name"], source=r["source"],
             source_format=r["source_format"], device=r["device"], workout_id=r["id"], user_id=r["user_id"],
             gender=r["gender"], device_distance_m=r["device_distance_m"], device_timer_s=r["device_timer_s"],
-            metadata=r["metadata"], **kw,
+            metadata=meta, **kw,
         )
 
-    def iter_workouts(self, *, sport: str | None = "run", user_id: str | None = None) -> Iterator[Workout]:
-        """Every stored workout with samples (summary-only runs are skipped), by start time."""
-        for r in self.runs(sport=sport, user_id=user_id):
+    def iter_workouts(self, *, sport: str | None = "run", user_id: str | None = None,
+                      athlete: str | None = None) -> Iterator[Workout]:
+        """Every stored workout with samples (summary-only runs are skipped), by start time;
+        ``metadata["athlete"]`` names its athlete."""
+        for r in self.runs(sport=sport, user_id=user_id, athlete=athlete):
             if r["summary_only"]:
                 continue
             row = self._one(f"SELECT time_s, {', '.join(CHANNELS)} FROM samples WHERE run_id = ?", [r["id"]])
             if row is not None:
                 yield self._workout_from(r, row)
 
-    def summaries(self, *, sport: str | None = "run", user_id: str | None = None) -> list[RunSummary]:
+    def summaries(self, *, sport: str | None = "run", user_id: str | None = None,
+                  athlete: str | None = None) -> list[RunSummary]:
         """All runs (with or without samples) as :class:`RunSummary`, by start time."""
         out = []
-        for r in self.runs(sport=sport, user_id=user_id):
+        for r in self.runs(sport=sport, user_id=user_id, athlete=athlete):
             out.append(RunSummary(
                 start_time=datetime.fromisoformat(r["start_time"].replace("Z", "+00:00")), sport=r["sport"],
                 distance_m=r["distance_m"], duration_s=r["duration_s"], moving_time_s=r["moving_time_s"],
@@ -490,3 +673,97 @@ class Library:
     def count(self) -> int:
         """Number of stored runs."""
         return int(self._one("SELECT count(*) FROM runs")[0])  # type: ignore[index]
+
+    # ----- athletes ----------------------------------------------------------------------
+    def athletes(self) -> list[dict[str, Any]]:
+        """Every athlete (with runs, or with a stated profile), by name: ``name``, ``runs``,
+        ``runs_with_hr`` (runs with an average HR), ``first`` and ``last`` start (ISO 8601 UTC,
+        None without runs)."""
+        rows = self.con.execute(
+            f"SELECT {self._ath} AS a, count(*), count(avg_hr_bpm), epoch(min(start_time)), epoch(max(start_time))"
+            " FROM runs GROUP BY a"
+        ).fetchall()
+        out = {str(a): {"name": str(a), "runs": int(n), "runs_with_hr": int(nhr), "first": _iso(lo), "last": _iso(hi)}
+               for a, n, nhr, lo, hi in rows}
+        if self._has_table("athletes"):
+            for (name,) in self.con.execute("SELECT name FROM athletes").fetchall():
+                out.setdefault(str(name), {"name": str(name), "runs": 0, "runs_with_hr": 0, "first": None, "last": None})
+        return [out[k] for k in sorted(out)]
+
+    def _has_table(self, name: str) -> bool:
+        return self._one("SELECT 1 FROM information_schema.tables WHERE table_schema = 'main' AND table_name = ?", [name]) is not None
+
+    def resolve_athlete(self, name: str | None) -> str:
+        """The athlete a command reads: ``name`` if the library knows it, else (``None``) the
+        only athlete.
+
+        Raises:
+            Sub3Error: an unknown name (listing the known ones), or several athletes and none named.
+        """
+        names = [a["name"] for a in self.athletes()]
+        if name is not None:
+            if name in names:
+                return name
+            known = ", ".join(names[:10]) + (" ..." if len(names) > 10 else "") if names else "none yet"
+            raise Sub3Error(f"no athlete {name!r} in the library (athletes: {known})", str(self.path))
+        if len(names) == 1:
+            return names[0]
+        if not names:
+            raise Sub3Error("the library is empty: import something first", str(self.path))
+        shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+        raise Sub3Error(f"library holds {len(names)} athletes ({shown}): name one with --athlete")
+
+    def athlete_stated(self, name: str) -> dict[str, Any]:
+        """What ``name`` stated (``max_hr_bpm``, ``resting_hr_bpm``, ``birth_year``, ``gender``,
+        ``updated_at``); values never stated are None."""
+        keys = ("max_hr_bpm", "resting_hr_bpm", "birth_year", "gender", "updated_at")
+        row = self._one(f"SELECT {', '.join(keys)} FROM athletes WHERE name = ?", [name]) if self._has_table("athletes") else None
+        out = dict(zip(keys, row)) if row else dict.fromkeys(keys)
+        if isinstance(out["updated_at"], datetime):
+            out["updated_at"] = _iso(out["updated_at"].timestamp())
+        return out
+
+    @_interruptible
+    def set_athlete(self, name: str, *, max_hr_bpm: float | None = None, resting_hr_bpm: float | None = None,
+                    birth_year: int | None = None, gender: str | None = None) -> dict[str, Any]:
+        """Create or update an athlete's stated values (``None`` keeps the stored value).
+
+        Raises:
+            Sub3Error: an empty name or an implausible value (max HR 100-240, resting 25-120 BPM,
+                resting below max, birth year 1900..this year, gender female/male/other).
+        """
+        name = (name or "").strip()
+        if not name:
+            raise Sub3Error("an athlete needs a name")
+        _check_stated(max_hr_bpm, resting_hr_bpm, birth_year, gender)
+        old = self.athlete_stated(name)
+        new = {"max_hr_bpm": max_hr_bpm if max_hr_bpm is not None else old["max_hr_bpm"],
+               "resting_hr_bpm": resting_hr_bpm if resting_hr_bpm is not None else old["resting_hr_bpm"],
+               "birth_year": birth_year if birth_year is not None else old["birth_year"],
+               "gender": gender.lower() if gender is not None else old["gender"]}
+        _check_stated(new["max_hr_bpm"], new["resting_hr_bpm"], new["birth_year"], new["gender"])
+        with self._transaction():
+            self.con.execute(
+                "INSERT INTO athletes VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET"
+                " max_hr_bpm = excluded.max_hr_bpm, resting_hr_bpm = excluded.resting_hr_bpm,"
+                " birth_year = excluded.birth_year, gender = excluded.gender, updated_at = excluded.updated_at",
+                [name, new["max_hr_bpm"], new["resting_hr_bpm"], new["birth_year"], new["gender"], datetime.now(timezone.utc)],
+            )
+        return self.athlete_stated(name)
+
+
+GENDERS = ("female", "male", "other")
+
+
+def _check_stated(max_hr: float | None, resting_hr: float | None, birth_year: int | None, gender: str | None) -> None:
+    """Refuse implausible stated values with one line."""
+    if max_hr is not None and not 100 <= max_hr <= 240:
+        raise Sub3Error(f"max HR {max_hr:g} BPM is outside 100-240")
+    if resting_hr is not None and not 25 <= resting_hr <= 120:
+        raise Sub3Error(f"resting HR {resting_hr:g} BPM is outside 25-120")
+    if max_hr is not None and resting_hr is not None and resting_hr >= max_hr:
+        raise Sub3Error(f"resting HR {resting_hr:g} BPM must be below max HR {max_hr:g} BPM")
+    if birth_year is not None and not 1900 <= birth_year <= datetime.now(timezone.utc).year:
+        raise Sub3Error(f"birth year {birth_year} is not plausible")
+    if gender is not None and gender.lower() not in GENDERS:
+        raise Sub3Error(f"gender {gender!r} is not one of {', '.join(GENDERS)}")

@@ -15,7 +15,7 @@ import typer
 from rich.table import Table
 
 from sub3coach.units import format_duration, format_pace
-from sub3coach.cli_common import JsonOpt, LibraryOpt, console, fail as _fail, print_json as _print_json, typer_app
+from sub3coach.cli_common import AthleteOpt, JsonOpt, LibraryOpt, console, fail as _fail, print_json as _print_json, typer_app
 from sub3coach.errors import Sub3Error
 
 plan_app = typer_app("plan", "Plan the next workout: pace model, coach rules, week plan, race prediction.")
@@ -40,8 +40,19 @@ def _date(text: str | None, flag: str) -> date | None:
         raise Sub3Error(f"{flag} {text!r} is not a date (YYYY-MM-DD)") from None
 
 
-def _history(history: Path | None, library: Path | None, runner: str | None) -> Any:
-    """One runner's history table from ``--history`` or the library."""
+class _AthleteRuns:
+    """A library seen through one athlete: what ``history_from_library`` reads."""
+
+    def __init__(self, lib: Any, athlete: str) -> None:
+        self.lib, self.athlete, self.path = lib, athlete, lib.path
+
+    def summaries(self, **kw: Any) -> Any:
+        return self.lib.summaries(athlete=self.athlete, **kw)
+
+
+def _history(history: Path | None, library: Path | None, runner: str | None, athlete: str | None = None) -> Any:
+    """One runner's history table from ``--history`` or the library (``athlete``: whose runs;
+    default the library's only athlete)."""
     from sub3coach.plan.history import history_from_library, load_histories
 
     if history is not None:
@@ -56,7 +67,7 @@ def _history(history: Path | None, library: Path | None, runner: str | None) -> 
     from sub3coach.library import Library
 
     with Library(library, read_only=True) as lib:
-        return history_from_library(lib, user_id=runner)
+        return history_from_library(_AthleteRuns(lib, lib.resolve_athlete(athlete)), user_id=runner)
 
 
 def _model(model: Path | None, history: Any = None, personalise: bool = False) -> Any:
@@ -85,6 +96,7 @@ def next_cmd(
     history: HistoryOpt = None,
     library: LibraryOpt = None,
     runner: RunnerOpt = None,
+    athlete: AthleteOpt = None,
     as_of: AsOfOpt = None,
     race_date: RaceDateOpt = None,
     race_distance: RaceDistOpt = "marathon",
@@ -101,7 +113,7 @@ def next_cmd(
     from sub3coach.plan.suggest import suggest_next
 
     try:
-        hist = _history(history, library, runner)
+        hist = _history(history, library, runner, athlete)
         w = suggest_next(hist, as_of=_date(as_of, "--as-of"), race_date=_date(race_date, "--race-date"), model=_model(model, hist, personalise),
                          hr_model=False if no_hr else None, race_distance_m=parse_distance(race_distance))
     except Sub3Error as exc:
@@ -117,6 +129,7 @@ def week_cmd(
     history: HistoryOpt = None,
     library: LibraryOpt = None,
     runner: RunnerOpt = None,
+    athlete: AthleteOpt = None,
     as_of: AsOfOpt = None,
     race_date: RaceDateOpt = None,
     race_distance: RaceDistOpt = "marathon",
@@ -133,7 +146,7 @@ def week_cmd(
     from sub3coach.plan.suggest import plan_week
 
     try:
-        hist = _history(history, library, runner)
+        hist = _history(history, library, runner, athlete)
         days = plan_week(hist, as_of=_date(as_of, "--as-of"), race_date=_date(race_date, "--race-date"), model=_model(model, hist, personalise),
                          hr_model=False if no_hr else None, race_distance_m=parse_distance(race_distance))
     except Sub3Error as exc:
@@ -151,6 +164,7 @@ def race_cmd(
     history: HistoryOpt = None,
     library: LibraryOpt = None,
     runner: RunnerOpt = None,
+    athlete: AthleteOpt = None,
     as_of: AsOfOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -162,7 +176,7 @@ def race_cmd(
 
     try:
         d = parse_distance(distance)
-        hist = _history(history, library, runner)
+        hist = _history(history, library, runner, athlete)
         day = _date(as_of, "--as-of")
         when = datetime.combine(day, datetime.max.time(), timezone.utc) if day else None
         pred = predict_race(hist, d, as_of=when)
