@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 PACE_RANGE_S_PER_KM: tuple[float, float] = (150.0, 900.0)
 #: Bisection stops when the pace bracket is narrower than this, s/km.
 PACE_TOLERANCE_S: float = 0.5
+#: A course's last few metres past a whole km (route rounding) are not a split of their own, m.
+LAST_SPLIT_MIN_M: float = 10.0
 #: Grade is measured over this much distance, metres.
 GRADE_WINDOW_M: float = 100.0
 
@@ -40,7 +42,7 @@ def minetti_cost(grade: np.ndarray) -> np.ndarray:
 def km_cost_factors(distance_m: np.ndarray, altitude_m: np.ndarray | None) -> np.ndarray:
     """Per started km of the course, its mean cost relative to flat running (1.0 = flat)."""
     d = np.asarray(distance_m, dtype=np.float64)
-    n_km = max(1, int(np.ceil(d[-1] / 1000.0)))
+    n_km = max(1, int(np.ceil((d[-1] - LAST_SPLIT_MIN_M) / 1000.0)))  # a last "km" of a few metres joins the one before
     if altitude_m is None or np.isfinite(altitude_m).sum() < 2:
         return np.ones(n_km)
     a = np.asarray(altitude_m, dtype=np.float64)

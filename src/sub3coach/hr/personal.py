@@ -181,7 +181,7 @@ def default_head() -> HeadPrior:
     """A wide, uninformative head for artifacts written before heads existed (format 1): no
     correction of the network, an HR level uncertain by ~11 BPM, Gaussian bands."""
     p = len(BASIS)
-    cov = np.diag([8.0, 0.3, 3.0, 10.0]) ** 2
+    cov = np.diag([8.0, 6.0, 3.0, 10.0]) ** 2
     return HeadPrior(theta0=np.zeros(p), cov0=cov, coef=np.zeros((p, len(COVARIATES))), cov_mean=np.zeros(len(COVARIATES)),
                      cov_resid=cov.copy(), sigma_run=8.0, sigma_step=7.0)
 
@@ -322,8 +322,8 @@ def fit_prior(by_runner: dict[str, list[RunStats]], *, stated: dict[str, dict[st
         d = np.asarray(thetas) - theta0
         cov0 = d.T @ d / len(thetas)
     else:
-        cov0 = np.diag([8.0, 0.3, 3.0, 10.0]) ** 2
-    cov0 = inflate * cov0 + np.diag([1.0, 0.01, 0.25, 1.0])  # floor: never a certain prior
+        cov0 = np.diag([8.0, 6.0, 3.0, 10.0]) ** 2
+    cov0 = inflate * cov0 + np.diag([1.0, 1.0, 0.25, 1.0])  # floor: never a certain prior
     sigma_step, run_means = _within_run_sd(all_runs, theta0)
     per_runner_means = []
     for u, rs in by_runner.items():
@@ -361,7 +361,7 @@ def _covariate_regression(thetas: np.ndarray, ids: list[str], stated: dict[str, 
     e = th - th.mean(0) - zc @ b
     resid = e.T @ e / len(rows)
     scale = np.trace(cov0) / max(np.trace(np.asarray(thetas - theta0).T @ np.asarray(thetas - theta0) / len(thetas)), 1e-9)
-    resid = scale * resid + np.diag([1.0, 0.01, 0.25, 1.0])
+    resid = scale * resid + np.diag([1.0, 1.0, 0.25, 1.0])
     return coef, means, resid
 
 
