@@ -309,7 +309,10 @@ def predict_cmd(
         raise _fail(exc) from None
     zones_max = (ctx.zones_max_hr if ctx else None) or max_hr
     summaries = [_prediction_summary(w, pr, zones_max) for w, pr in pairs]
-    result = {"input": label, "model": lm.name, "personal": ctx.note if ctx else "cold start (batch)",
+    note = ctx.note if ctx else "cold start (batch)"
+    if observed_minutes is not None:
+        note += f"; in-run forecast from the measured HR of the first {observed_minutes:g} min"
+    result = {"input": label, "model": lm.name, "personal": note,
               "n_workouts": len(pairs), "n_rows": int(len(frame)), "out": str(out) if out else None,
               "plot": str(plot) if plot else None, "workouts": summaries if len(summaries) <= 50 else summaries[:50]}
     if len(pairs) == 1:

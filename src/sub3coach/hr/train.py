@@ -64,6 +64,8 @@ class TrainConfig:
         max_windows_per_epoch: subsample windows each epoch (None: all).
         seed: fixes the split, initialisation and shuffling. device: None = GPU when present.
         threads: CPU threads for torch.
+        center_runners: train on each runner's HR shifted to the population mean (their own
+        level, which speed cannot tell, is left to the personal head).
         personal_head: after training, fit the personal head (prior on the training runners,
         selection and band calibration on the validation runners; :mod:`sub3coach.hr.headfit`).
     """
@@ -88,6 +90,7 @@ class TrainConfig:
     device: str | None = None
     threads: int = 1
     personal_head: bool = True
+    center_runners: bool = False
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHITECTURES:
@@ -154,6 +157,20 @@ def make_windows(lengths: Sequence[int], window: int, burn_in: int) -> list[_Win
                 break
             start += stride
     return out
+
+
+def runner_centred(items: Sequence[Prepared], ys: list[np.ndarray], ms: list[np.ndarray]) -> list[np.ndarray]:
+    """Targets with each runner's mean HR moved to the mean over all runners (BPM)."""
+    from sub3coach.hr.data import runner_id
+
+    sums: dict[str, list[float]] = {}
+    for p, y, m in zip(items, ys, ms):
+        acc = sums.setdefault(runner_id(p.user_id, p.workout_id), [0.0, 0.0])
+        acc[0] += float(y[m].sum())
+        acc[1] += float(m.sum())
+    means = {u: a / max(n, 1.0) for u, (a, n) in sums.items()}
+    overall = float(np.mean([v for u, v in means.items() if sums[u][1] > 0])) if means else 0.0
+    return [(y + (overall - means[runner_id(p.user_id, p.workout_id)])).astype(np.float32) for p, y in zip(items, ys)]
 
 
 def masked_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, scale: float) -> torch.Tensor:
@@ -243,6 +260,8 @@ class HRModel:
         xs = [self.normaliser.transform(p.x) for p in train]
         ys = [np.nan_to_num(p.hr_bpm, nan=0.0).astype(np.float32) if p.hr_bpm is not None else np.zeros(len(p.time_s), np.float32) for p in train]
         ms = [p.mask for p in train]
+        if cfg.center_runners:
+            ys = runner_centred(train, ys, ms)
         vx = [self.normaliser.transform(p.x) for p in val]
         hr_all = np.concatenate([p.hr_bpm[p.mask] for p in train if p.hr_bpm is not None])
         if hr_all.size == 0:
