@@ -68,7 +68,7 @@ def test_protocol_report_shape(report: dict) -> None:
     for f in report["folds"]:  # validation runners are never the fold's test runners
         assert not set(f["validation_runners"]) & set(f["test_runners"])
     cold = report["modes"]["cold"]
-    assert {"sub3", "mean", "linear"} <= set(cold)
+    assert {"sub3", "population mean", "linear (speed, grade)", "population network alone"} <= set(cold)
     for e in cold.values():
         assert e["n_runners"] == 6 and e["mae_bpm"] > 0
     assert 0.0 <= cold["sub3"]["band80_coverage"] <= 1.0

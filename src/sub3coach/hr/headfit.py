@@ -97,7 +97,8 @@ def build_head(base_train: Sequence[np.ndarray], train: Sequence[Prepared], base
     best_k: tuple[float, dict[str, float]] | None = None
     for phi, ls in itertools.product(PHI_GRID, LEVEL_SCALE_GRID):
         params = {**DEFAULT_KALMAN, "phi": phi, "level_scale": ls}
-        preds = [replace(M.in_run(prior, val[mp.item], mp.mean, mp.sd, minutes, params), item=mp.item) for mp in pers]
+        preds = [replace(M.in_run(prior, val[mp.item], mp.mean, mp.sd, minutes, params, mp.personal), item=mp.item)
+                 for mp in pers]
         mae = _mae(val, preds)
         if best_k is None or mae < best_k[0] - 1e-9:
             best_k = (mae, params)

@@ -33,13 +33,15 @@ class ModePrediction:
 
     Attributes:
         item: index of the run in the featurised list; mean / sd: BPM per grid step;
-        after_s: only steps after this elapsed time (s) are scored (in-run), else None.
+        after_s: only steps after this elapsed time (s) are scored (in-run), else None;
+        personal: the runner's parameters used (None: cold start).
     """
 
     item: int
     mean: np.ndarray
     sd: np.ndarray
     after_s: float | None = None
+    personal: P.Personal | None = None
 
 
 def by_runner(items: Sequence[Prepared]) -> dict[str, list[int]]:
@@ -91,22 +93,27 @@ def personal_mode(prior: P.HeadPrior, items: Sequence[Prepared], base: Sequence[
     out = []
     for i in scored:
         m, sd = P.predict_head(prior, pers, items[i].time_s, base[i])
-        out.append(ModePrediction(i, m, sd))
+        out.append(ModePrediction(i, m, sd, personal=pers))
     return out
 
 
 def in_run(prior: P.HeadPrior, p: Prepared, mean: np.ndarray, sd: np.ndarray, minutes: float,
-           params: dict[str, float] | None = None) -> ModePrediction:
+           params: dict[str, float] | None = None, personal: P.Personal | None = None) -> ModePrediction:
     """Assimilate the HR of the first ``minutes`` of run ``p`` into a prediction (mean, sd).
 
-    Only HR at grid steps within the first ``minutes`` is read."""
+    Only HR at grid steps within the first ``minutes`` is read. The filter's noise scales with
+    the runner's own within-run variability when ``personal`` knows it."""
     obs = observed_mask(p.time_s, minutes)
     hr = p.hr_bpm if p.hr_bpm is not None else np.full(len(p.time_s), np.nan)
     resid = np.where(obs & p.observed, hr - mean, np.nan)
-    var_level = max(float(sd[0]) ** 2 - prior.sigma_step**2, 1.0) if sd.size else 1.0
-    fc = assimilate(resid, obs, var_level, params if params is not None else prior.kalman)
-    r = float((params if params is not None else prior.kalman).get("r", 9.0))
-    return ModePrediction(-1, mean + fc.mean, np.sqrt(fc.var + r), after_s=minutes * 60.0)
+    s_step = personal.noise(prior)[1] if personal is not None else prior.sigma_step
+    var_level = max(float(sd[0]) ** 2 - s_step**2, 1.0) if sd.size else 1.0
+    kp = dict(params if params is not None else prior.kalman)
+    scale = (s_step / prior.sigma_step) ** 2
+    kp["q"] = kp.get("q", 1.5) * scale
+    kp["r"] = kp.get("r", 9.0) * scale
+    fc = assimilate(resid, obs, var_level, kp)
+    return ModePrediction(-1, mean + fc.mean, np.sqrt(fc.var + kp["r"]), after_s=minutes * 60.0)
 
 
 def all_modes(prior: P.HeadPrior, items: Sequence[Prepared], base: Sequence[np.ndarray],
@@ -122,7 +129,7 @@ def all_modes(prior: P.HeadPrior, items: Sequence[Prepared], base: Sequence[np.n
             continue
         for mp in personal_mode(prior, items, base, stats, hist, scored):
             out["personal"].append(mp)
-            ir = in_run(prior, items[mp.item], mp.mean, mp.sd, minutes, kalman)
+            ir = in_run(prior, items[mp.item], mp.mean, mp.sd, minutes, kalman, mp.personal)
             ir.item = mp.item
             out["in-run"].append(ir)
     return out

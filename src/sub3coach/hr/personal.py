@@ -200,17 +200,25 @@ class Personal:
     n_runs: int = 0
     last_run_s: float | None = None
     stated: dict[str, float | None] = field(default_factory=dict)
+    sigma_run: float | None = None
+    sigma_step: float | None = None
+
+    def noise(self, prior: "HeadPrior") -> tuple[float, float]:
+        """(run-level sd, within-run sd) in BPM: the runner's own when fitted, else the prior's."""
+        return (self.sigma_run or prior.sigma_run, self.sigma_step or prior.sigma_step)
 
     def to_dict(self) -> dict[str, Any]:
         return {"theta": self.theta.tolist(), "cov": self.cov.tolist(), "n_runs": self.n_runs,
-                "last_run_s": self.last_run_s, "stated": dict(self.stated), "basis": list(BASIS)}
+                "last_run_s": self.last_run_s, "stated": dict(self.stated), "basis": list(BASIS),
+                "sigma_run": self.sigma_run, "sigma_step": self.sigma_step}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Personal":
         if tuple(d.get("basis", BASIS)) != BASIS:
             raise ValueError("personal parameters were fitted with another basis; personalise again")
         return cls(theta=np.asarray(d["theta"], float), cov=np.asarray(d["cov"], float), n_runs=int(d.get("n_runs", 0)),
-                   last_run_s=d.get("last_run_s"), stated=dict(d.get("stated") or {}))
+                   last_run_s=d.get("last_run_s"), stated=dict(d.get("stated") or {}),
+                   sigma_run=d.get("sigma_run"), sigma_step=d.get("sigma_step"))
 
 
 def cold(prior: HeadPrior, stated: dict[str, float | None] | None = None) -> Personal:
@@ -250,8 +258,27 @@ def fit_runner(prior: HeadPrior, runs: Sequence[RunStats], *, stated: dict[str, 
         vec += wj * (r.xtr - c * r.xs * r.rs) / s2
     cov = np.linalg.inv(prec)
     cov = 0.5 * (cov + cov.T)
-    return Personal(theta=cov @ vec, cov=cov, n_runs=len(runs),
-                    last_run_s=max((r.start_s for r in runs), default=None), stated=dict(stated or {}))
+    theta = cov @ vec
+    s_run, s_step = _runner_noise(prior, runs, theta)
+    return Personal(theta=theta, cov=cov, n_runs=len(runs), last_run_s=max((r.start_s for r in runs), default=None),
+                    stated=dict(stated or {}), sigma_run=s_run, sigma_step=s_step)
+
+
+#: Prior weight of the population noise scales, in runs (a runner's own scales take over gradually).
+NOISE_PRIOR_RUNS: float = 5.0
+
+
+def _runner_noise(prior: "HeadPrior", runs: Sequence[RunStats], theta: np.ndarray) -> tuple[float | None, float | None]:
+    """The runner's own run-level and within-run sd (BPM), shrunk toward the prior's with a
+    weight of :data:`NOISE_PRIOR_RUNS` runs; None without history."""
+    if not runs:
+        return None, None
+    within, means = _within_run_sd(runs, theta)
+    n = float(len(runs))
+    k = NOISE_PRIOR_RUNS
+    var_run = (k * prior.sigma_run**2 + n * float(np.mean(means**2))) / (k + n)
+    var_step = (k * prior.sigma_step**2 + n * within**2) / (k + n)
+    return math.sqrt(var_run), math.sqrt(var_step)
 
 
 def predict_head(prior: HeadPrior, personal: Personal, time_s: np.ndarray, base_bpm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -259,7 +286,8 @@ def predict_head(prior: HeadPrior, personal: Personal, time_s: np.ndarray, base_
     phi = basis(time_s, base_bpm)
     mean = np.asarray(base_bpm, dtype=np.float64) + phi @ personal.theta
     var_theta = np.einsum("tp,pq,tq->t", phi, personal.cov, phi)
-    sd = np.sqrt(np.maximum(var_theta, 0.0) + prior.sigma_run**2 + prior.sigma_step**2)
+    s_run, s_step = personal.noise(prior)
+    sd = np.sqrt(np.maximum(var_theta, 0.0) + s_run**2 + s_step**2)
     return mean, sd
 
 

@@ -184,7 +184,7 @@ def _finish(lm: LoadedModel, workout: Workout, p: Prepared, grid_bpm: np.ndarray
     if observed_minutes is not None:
         if p.hr_bpm is None or not np.isfinite(p.hr_bpm).any():
             raise MissingChannel("hr_bpm", workout.source or workout.workout_id)
-        ir = M.in_run(head, p, mean, sd, observed_minutes)
+        ir = M.in_run(head, p, mean, sd, observed_minutes, personal=pers)
         mean, sd, mode = ir.mean, ir.sd, "in-run"
         until = float(p.time_s[0]) + observed_minutes * 60.0 if len(p.time_s) else None
     lo, hi = P.band(head, mode, mean, sd)

@@ -45,6 +45,11 @@ log = logging.getLogger(__name__)
 PROTOCOLS: tuple[str, ...] = M.MODES
 #: The product's name in tables: the population network with its personal head.
 OURS = "sub3"
+#: The population network without its personal head (an ablation row in every mode).
+NETWORK = "population network alone"
+#: Table names of the baselines trained on the same folds.
+BASELINE_NAMES: dict[str, str] = {"mean": "population mean", "linear": "linear (speed, grade)",
+                                  "seed-lstm": "SUB3_V2 LSTM (11 honest features)"}
 #: Largest distance between a recorded sample and the grid step whose prediction it takes, s.
 MATCH_TOLERANCE_S: float = 5.0
 
@@ -124,7 +129,8 @@ def sample_scores(p: Prepared, grid_pred: np.ndarray, *, lo: np.ndarray | None =
 def _cache_path(cfg: ProtocolConfig, arch: str, train_users: Sequence[str], tc: TrainConfig) -> Path | None:
     if not cfg.cache_dir:
         return None
-    settings = {k: v for k, v in tc.to_dict().items() if k != "personal_head"}
+    settings = {k: v for k, v in tc.to_dict().items()
+                if k != "personal_head" and not (k == "center_runners" and not v)}  # keys of older caches stay valid
     key = json.dumps({"arch": arch, "users": sorted(train_users), "train": settings}, sort_keys=True)
     return Path(cfg.cache_dir) / f"{arch}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.pt"
 
@@ -180,9 +186,9 @@ def _score_fold(sc: _Scorer, cfg: ProtocolConfig, prior: P.HeadPrior, test: Sequ
     net = base[arch]
     stats = M.stats_of(sub, [net[i] for i in test])
     runs = M.by_runner(sub)
-    for j, i in enumerate(test):  # cold
+    for i in test:  # cold
         for name, preds in base.items():
-            sc.add("cold", name if name != arch else f"{arch} (population network alone)", i, preds[i])
+            sc.add("cold", NETWORK if name == arch else BASELINE_NAMES.get(name, name), i, preds[i])
     for mp in M.cold_mode(prior, sub, [net[i] for i in test], range(len(sub))):
         sc.add("cold", OURS, test[mp.item], mp.mean, sd=mp.sd, prior=prior)
     sub_base = [net[i] for i in test]
@@ -203,7 +209,7 @@ def _score_personal(sc: _Scorer, cfg: ProtocolConfig, prior: P.HeadPrior, sub: S
     for mp in M.cold_mode(prior, sub, sub_base, scored, stated):
         sc.add("personal", f"{OURS}, max HR of history stated", g(mp.item), mp.mean, sd=mp.sd, prior=prior, band_mode="cold")
     for k in scored:
-        sc.add("personal", "population network alone", g(k), net[g(k)])
+        sc.add("personal", NETWORK, g(k), net[g(k)])
         sc.add("personal", "offset (history mean residual)", g(k), net[g(k)] + offset)
     for mp in M.personal_mode(prior, sub, sub_base, stats, hist, scored):
         sc.add("personal", OURS, g(mp.item), mp.mean, sd=mp.sd, prior=prior)
@@ -229,7 +235,7 @@ def _score_in_run(sc: _Scorer, cfg: ProtocolConfig, prior: P.HeadPrior, sub: Seq
     ir = M.in_run(prior, p, cold_m, cold_sd, cfg.minutes)
     sc.add("in-run", f"{OURS}, cold + first {cfg.minutes:g} min", g(mp.item), ir.mean, sd=ir.sd, prior=prior,
            band_mode="in-run", after_s=after)
-    ir = M.in_run(prior, p, mp.mean, mp.sd, cfg.minutes)
+    ir = M.in_run(prior, p, mp.mean, mp.sd, cfg.minutes, personal=mp.personal)
     sc.add("in-run", OURS, g(mp.item), ir.mean, sd=ir.sd, prior=prior, after_s=after)
 
 

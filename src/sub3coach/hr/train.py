@@ -45,7 +45,7 @@ ARCH_DEFAULTS: dict[str, dict[str, Any]] = {
     "mean": {"features": ("speed",)},
     "linear": {"features": ("speed", "grade_30s")},
     "seed-lstm": {"features": SUB3_V2_FEATURES, "hidden": 128, "layers": 2},
-    "hrnet": {"features": DEFAULT_FEATURES, "hidden": 64, "layers": 2},
+    "hrnet": {"features": DEFAULT_FEATURES, "hidden": 64, "layers": 2, "center_runners": True},
 }
 
 
@@ -65,7 +65,8 @@ class TrainConfig:
         seed: fixes the split, initialisation and shuffling. device: None = GPU when present.
         threads: CPU threads for torch.
         center_runners: train on each runner's HR shifted to the population mean (their own
-        level, which speed cannot tell, is left to the personal head).
+        level, which speed cannot tell, is left to the personal head; None: the architecture's
+        default, on for ``hrnet``).
         personal_head: after training, fit the personal head (prior on the training runners,
         selection and band calibration on the validation runners; :mod:`sub3coach.hr.headfit`).
     """
@@ -90,7 +91,7 @@ class TrainConfig:
     device: str | None = None
     threads: int = 1
     personal_head: bool = True
-    center_runners: bool = False
+    center_runners: bool | None = None
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHITECTURES:
@@ -103,6 +104,8 @@ class TrainConfig:
             self.hidden = d.get("hidden")
         if self.layers is None:
             self.layers = d.get("layers")
+        if self.center_runners is None:
+            self.center_runners = bool(d.get("center_runners", False))
         if self.epochs < 0 or self.batch_size < 1 or self.window_steps < 8:
             raise Sub3Error("epochs must be >= 0, batch size >= 1, window >= 8 steps")
 
