@@ -12,7 +12,7 @@ Usage (from the repository root; ~5 min on 2 CPU cores, plus the protocol's ~40 
 
     python benchmarks/hr_protocol.py          # the honest figures (runner-level 5-fold)
     python scripts/train_default_hr.py        # the bundled model + MODEL_CARD.md
-    python scripts/train_default_hr.py --card-only
+    python scripts/train_default_hr.py --card-only   # card + the artifact's figures from a new protocol run
 """
 from __future__ import annotations
 
@@ -43,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     protocol = json.loads(Path(args.protocol).read_text()) if Path(args.protocol).exists() else None
     if not args.card_only:
         train(args, protocol)
+    elif protocol:
+        refresh_metrics(Path(args.out), protocol)
     from sub3coach.hr.artifact import load_model
 
     write_card(Path(args.card), load_model(args.out), protocol)
@@ -74,6 +76,20 @@ def train(args: argparse.Namespace, protocol: dict | None) -> None:
                metrics=metrics, data={**model.data_summary, **split.summary(), "source": Path(args.data).name},
                train_seconds=round(time.perf_counter() - t0, 1))
     print(f"wrote {args.out} ({Path(args.out).stat().st_size / 1e6:.2f} MB) in {time.perf_counter() - t0:.0f} s")
+
+
+def refresh_metrics(path: Path, protocol: dict) -> None:
+    """Put the protocol's current figures into an existing artifact (no retraining)."""
+    import torch
+
+    from sub3coach.hr.artifact import read_artifact
+
+    obj = read_artifact(path)
+    obj["metrics"] = {**(obj.get("metrics") or {}), "protocol": _headline(protocol)}
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    tmp.replace(path)
+    print(f"updated the protocol figures in {path}")
 
 
 def _headline(protocol: dict) -> dict:

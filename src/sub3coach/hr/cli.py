@@ -301,22 +301,24 @@ def predict_cmd(
         workouts, label, stream = _predict_inputs(input_, course, pace, pace_plan, library)
         ctx = resolve_personal(lm, library, athlete, cold=cold or stream, max_hr=max_hr, resting_hr=resting_hr,
                                model_given=model is not None) if not (stream and model is None) else None
-        pairs = _run_predictions(lm, workouts, ctx, observed_minutes, label, max_hr)
-        frame = _write_predictions(pairs, out)
+        if plot is not None and stream:
+            raise _fail("--plot draws one workout; INPUT holds several (use --out)", 2)
+        zones_max = (ctx.zones_max_hr if ctx else None) or max_hr
+        n, n_rows, summaries, first = _predict_stream(_run_predictions(lm, workouts, ctx, observed_minutes, max_hr), out, zones_max)
+        if n == 0:
+            raise Sub3Error("nothing to predict: no workout with speed, distance or GPS", label)
         if plot is not None:
-            _plot_prediction(pairs, plot, label, ctx.zones_max_hr if ctx else max_hr, with_altitude=course is not None)
+            _plot_prediction(first, plot, label, zones_max, with_altitude=course is not None)
     except Sub3Error as exc:
         raise _fail(exc) from None
-    zones_max = (ctx.zones_max_hr if ctx else None) or max_hr
-    summaries = [_prediction_summary(w, pr, zones_max) for w, pr in pairs]
     note = ctx.note if ctx else "cold start (batch)"
     if observed_minutes is not None:
         note += f"; in-run forecast from the measured HR of the first {observed_minutes:g} min"
     result = {"input": label, "model": lm.name, "personal": note,
-              "n_workouts": len(pairs), "n_rows": int(len(frame)), "out": str(out) if out else None,
-              "plot": str(plot) if plot else None, "workouts": summaries if len(summaries) <= 50 else summaries[:50]}
-    if len(pairs) == 1:
-        w, pr = pairs[0]
+              "n_workouts": n, "n_rows": n_rows, "out": str(out) if out else None,
+              "plot": str(plot) if plot else None, "workouts": summaries}
+    if n == 1:
+        w, pr = first
         result["samples"] = {"timestamp": [float(t) for t in pr.time_s], "hr_pred": _rounded(pr.hr_pred),
                              "hr_lo": _rounded(pr.hr_lo), "hr_hi": _rounded(pr.hr_hi)}
     if as_json:
@@ -325,7 +327,7 @@ def predict_cmd(
     console.print(result["personal"], highlight=False)
     _print_summaries(summaries, zones_max)
     if out:
-        console.print(f"wrote {len(frame):,} rows to {out}", highlight=False)
+        console.print(f"wrote {n_rows:,} rows to {out}", highlight=False)
     if plot:
         console.print(f"plot written to {plot}", highlight=False)
 
@@ -365,44 +367,54 @@ def _predict_inputs(input_: str | None, course: Path | None, pace: str | None, p
     return [obj], str(input_), False
 
 
-def _run_predictions(lm: Any, workouts: Any, ctx: Any, observed_minutes: float | None, label: str,
-                     max_hr: float | None) -> list[tuple[Any, Any]]:
+def _run_predictions(lm: Any, workouts: Any, ctx: Any, observed_minutes: float | None,
+                     max_hr: float | None) -> Any:
+    """(workout, HRPrediction) pairs, lazily: batched for a corpus, one by one otherwise."""
     from sub3coach.hr.predict import predict_full, predict_many
 
     if ctx is None:  # a corpus: batched, cold start
         if observed_minutes is not None:
             raise _fail("--observed-minutes applies to one workout, not a corpus", 2)
-        pairs = list(predict_many(lm, workouts, stated={"max_hr_bpm": max_hr}))
-    else:
-        pairs = [(w, predict_full(lm, w, personal=ctx.personal, stated=ctx.stated, observed_minutes=observed_minutes))
-                 for w in workouts]
-    if not pairs:
-        raise Sub3Error("nothing to predict: no workout with speed, distance or GPS", label)
-    return pairs
+        return predict_many(lm, workouts, stated={"max_hr_bpm": max_hr})
+    return ((w, predict_full(lm, w, personal=ctx.personal, stated=ctx.stated, observed_minutes=observed_minutes))
+            for w in workouts)
 
 
-def _write_predictions(pairs: list[tuple[Any, Any]], out: Path | None) -> Any:
-    from sub3coach.hr.predict import predictions_frame
-
-    frame = predictions_frame(pairs)
-    if out is not None:
-        try:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            if out.suffix.lower() == ".csv":
-                frame.to_csv(out, index=False)
-            else:
-                frame.to_parquet(out, index=False)
-        except OSError as exc:
-            raise Sub3Error(f"cannot write ({exc.strerror or exc})", str(out)) from exc
-    return frame
+#: Workouts summarised in the command's output (all are written to --out).
+MAX_SUMMARIES = 50
 
 
-def _plot_prediction(pairs: list[tuple[Any, Any]], plot: Path, label: str, zones_max_hr: float | None, *, with_altitude: bool) -> None:
-    if len(pairs) != 1:
-        raise _fail("--plot draws one workout; INPUT holds several (use --out)", 2)
+def _predict_stream(pairs: Any, out: Path | None, zones_max: float | None) -> tuple[int, int, list[dict[str, Any]], Any]:
+    """Write every prediction to ``out`` as it comes; returns (workouts, rows, summaries of the
+    first :data:`MAX_SUMMARIES`, the first pair)."""
+    from sub3coach.hr.predict import PredictionWriter
+
+    writer = PredictionWriter(out) if out is not None else None
+    n = n_rows = 0
+    summaries: list[dict[str, Any]] = []
+    first = None
+    try:
+        for w, pr in pairs:
+            n += 1
+            n_rows += len(w)
+            first = first or (w, pr)
+            if writer is not None:
+                writer.write(w, pr)
+            if len(summaries) < MAX_SUMMARIES:
+                summaries.append(_prediction_summary(w, pr, zones_max))
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
+    if writer is not None:
+        writer.close()
+    return n, n_rows, summaries, first
+
+
+def _plot_prediction(pair: Any, plot: Path, label: str, zones_max_hr: float | None, *, with_altitude: bool) -> None:
     from sub3coach import viz
 
-    w, pr = pairs[0]
+    w, pr = pair
     title = f"Predicted heart rate ({pr.mode}) - {Path(label).name}"
     try:
         viz.plot_hr(w.time_s, pr.hr_pred, plot, hr_true=w.hr_bpm if w.has("hr_bpm") else None, speed_mps=_speed_for_plot(w),
@@ -495,6 +507,14 @@ def info_cmd(model: ModelOpt = None, as_json: JsonOpt = False) -> None:
     console.print(f"{d['name']} ({d['arch']}, {d['parameters']:,} parameters), format {d['format']}, sub3coach {d['package_version']}, "
                   f"created {d['created_utc']}", highlight=False)
     console.print(f"features ({len(d['features'])}, {d['step_s']:g}-s grid): {', '.join(d['features'])}", highlight=False)
+    proto = (d.get("metrics") or {}).get("protocol") or {}
+    for mode in ("cold", "personal", "in-run"):
+        e = proto.get(mode)
+        if e:
+            cov = e.get("band80_coverage")
+            console.print(f"{mode}: MAE {_fmt(e.get('mae_bpm'), 2)} BPM, median workout MAE {_fmt(e.get('median_workout_mae_bpm'), 2)} BPM, "
+                          f"80% band covers {'-' if cov is None else f'{100 * cov:.0f}%'} ({proto.get('folds')}-fold by runner, "
+                          f"{e.get('n_runners')} runners; see MODEL_CARD.md)", highlight=False)
     test = (d.get("metrics") or {}).get("test") or {}
     if test:
         console.print(f"held-out runners: MAE {_fmt(test.get('mae_bpm'), 2)} BPM, RMSE {_fmt(test.get('rmse_bpm'), 2)} BPM, "

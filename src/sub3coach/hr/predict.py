@@ -18,7 +18,7 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -246,6 +246,60 @@ def predictions_frame(pairs: Iterable[tuple[Workout, HRPrediction]]) -> "object"
         cols.update({c: pd.Series(dtype=np.float32) for c in ("hr_pred", "hr_lo", "hr_hi")})
         return pd.DataFrame(cols)
     return pd.concat(frames, ignore_index=True)
+
+
+class PredictionWriter:
+    """Writes prediction rows (as :func:`predictions_frame`) to ``.csv`` or ``.parquet`` as they
+    come, one workout at a time, so a corpus is never held in memory.
+
+    Written to ``PATH.tmp`` and renamed on :meth:`close`; :meth:`abort` removes it."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        self.tmp = self.path.with_name(self.path.name + ".tmp")
+        self.rows = 0
+        self._pq: Any = None
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.tmp.unlink(missing_ok=True)
+        except OSError as exc:
+            raise Sub3Error(f"cannot write ({exc.strerror or exc})", str(self.path)) from exc
+
+    def write(self, workout: Workout, pred: HRPrediction) -> None:
+        frame = predictions_frame([(workout, pred)])
+        try:
+            if self.path.suffix.lower() == ".csv":
+                frame.to_csv(self.tmp, mode="a", header=self.rows == 0, index=False)
+            else:
+                import pyarrow as pa
+                import pyarrow.parquet as pq
+
+                table = pa.Table.from_pandas(frame, preserve_index=False)
+                if self._pq is None:
+                    self._pq = pq.ParquetWriter(self.tmp, table.schema)
+                self._pq.write_table(table)
+        except OSError as exc:
+            self.abort()
+            raise Sub3Error(f"cannot write ({exc.strerror or exc})", str(self.path)) from exc
+        self.rows += len(frame)
+
+    def close(self) -> None:
+        """Finish the file and move it into place."""
+        if self._pq is not None:
+            self._pq.close()
+        if self.rows == 0 and self.path.suffix.lower() == ".csv":
+            predictions_frame([]).to_csv(self.tmp, index=False)
+        if self.tmp.exists():
+            self.tmp.replace(self.path)
+
+    def abort(self) -> None:
+        """Drop the partial file."""
+        if self._pq is not None:
+            try:
+                self._pq.close()
+            except Exception:  # noqa: BLE001 - already failing; the temp file goes anyway
+                pass
+        self.tmp.unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------------------------------------
