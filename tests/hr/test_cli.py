@@ -215,10 +215,10 @@ def test_predict_observed_minutes_and_band_columns(tmp_path: Path) -> None:
 def test_pace_command(tmp_path: Path) -> None:
     route = tmp_path / "route.gpx"
     route.write_bytes(write_gpx(synthetic_course(5000, seed=8)))
-    res = json.loads(_ok(["pace", "--course", str(route), "--max-hr", "165", "--json"]))
+    res = json.loads(_ok(["pace", "--course", str(route), "--max-hr", "155", "--json"]))
     assert [s["km"] for s in res["splits"]] == [1, 2, 3, 4, 5]
-    assert res["hr_pred_max"] <= 165 and res["finish_s"] > 0
-    assert all(s["hr_pred_max"] <= 165 for s in res["splits"])
+    assert res["hr_pred_max"] <= 155 and res["finish_s"] > 0 and res["cap_reached"]
+    assert all(s["hr_pred_max"] <= 155 for s in res["splits"])
     text = _ok(["pace", "--course", str(route), "--max-hr", "165"])
     assert "finish" in text and "/km" in text
     r = runner.invoke(hr_app, ["pace", "--course", str(route), "--max-hr", "80"])

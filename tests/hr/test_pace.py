@@ -26,13 +26,20 @@ def test_km_factors_follow_the_grade() -> None:
 def test_plan_stays_under_the_cap_and_slows_for_a_lower_cap() -> None:
     lm = load_model()
     course = synthetic_course(6000, seed=3)
-    hi = plan_pace(lm, course, 170)
-    lo = plan_pace(lm, course, 155)
-    assert hi.hr_pred_max <= 170 + 1e-6 and lo.hr_pred_max <= 155 + 1e-6
+    hi = plan_pace(lm, course, 158)
+    lo = plan_pace(lm, course, 150)
+    assert hi.cap_reached and lo.cap_reached
+    assert 155 <= hi.hr_pred_max <= 158 + 1e-6 and lo.hr_pred_max <= 150 + 1e-6
     assert lo.finish_s > hi.finish_s
     assert len(hi.splits) == 6 and all(150 <= s["pace_s_per_km"] <= 900 * 1.5 for s in hi.splits)
     d = hi.to_dict()
     assert set(d) >= {"splits", "finish_s", "hr_pred_max"}
+
+
+def test_a_cap_the_model_never_reaches_is_flagged() -> None:
+    plan = plan_pace(load_model(), synthetic_course(3000, seed=1), 230)
+    assert not plan.cap_reached and plan.to_dict()["cap_reached"] is False
+    assert min(s["pace_s_per_km"] for s in plan.splits) >= 150 - 1e-6
 
 
 def test_impossible_cap_is_a_clear_error() -> None:

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.table import Table
 
-from sub3coach.cli_common import JsonOpt, LibraryOpt, console, fail, print_json
+from sub3coach.cli_common import JsonOpt, LibraryOpt, console, err_console, fail, print_json
 from sub3coach.errors import Sub3Error
 from sub3coach.hr.cli import ModelOpt, hr_app
 from sub3coach.units import format_duration, format_pace
@@ -229,3 +229,6 @@ def pace_cmd(
         tab.add_row(str(s["km"]), format_pace(s["pace_s_per_km"]), f"{s['hr_pred_max']:.0f}" if s["hr_pred_max"] else "-")
     console.print(tab)
     console.print(f"finish {format_duration(plan.finish_s)}, predicted HR at most {plan.hr_pred_max:.0f} BPM", highlight=False)
+    if not plan.cap_reached:
+        err_console.print(f"sub3: warning: the predicted HR stays under {max_hr:.0f} BPM even at the fastest pace tried: "
+                          "the model cannot tell faster paces apart, so this plan is a bound, not a target", highlight=False)

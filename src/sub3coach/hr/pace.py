@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 PACE_RANGE_S_PER_KM: tuple[float, float] = (150.0, 900.0)
 #: Bisection stops when the pace bracket is narrower than this, s/km.
 PACE_TOLERANCE_S: float = 0.5
+#: A plan whose highest predicted HR is this far under the cap did not reach it (the model's
+#: predictions level off at fast paces), BPM.
+CAP_SLACK_BPM: float = 3.0
 #: A course's last few metres past a whole km (route rounding) are not a split of their own, m.
 LAST_SPLIT_MIN_M: float = 10.0
 #: Grade is measured over this much distance, metres.
@@ -65,7 +68,9 @@ class PacePlan:
     Attributes:
         splits: per km ``{"km", "pace_s_per_km", "hr_pred_max"}``; finish_s: total time, s;
         hr_pred_max: highest predicted HR, BPM; cap_bpm: the cap; time_s / hr_pred / hr_lo /
-        hr_hi: the predicted curve (s from the start, BPM); mode: cold or personal.
+        hr_hi: the predicted curve (s from the start, BPM); mode: cold or personal;
+        cap_reached: False when even the fastest pace tried stays well under the cap (the
+        model cannot tell faster paces apart: the plan is then the fastest pace tried).
     """
 
     splits: list[dict[str, float]]
@@ -73,6 +78,7 @@ class PacePlan:
     hr_pred_max: float
     cap_bpm: float
     mode: str
+    cap_reached: bool = True
     time_s: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
     hr_pred: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
     hr_lo: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
@@ -80,7 +86,7 @@ class PacePlan:
 
     def to_dict(self) -> dict[str, Any]:
         return {"splits": self.splits, "finish_s": round(self.finish_s, 1), "hr_pred_max": round(self.hr_pred_max, 1),
-                "cap_bpm": self.cap_bpm, "mode": self.mode}
+                "cap_bpm": self.cap_bpm, "cap_reached": self.cap_reached, "mode": self.mode}
 
 
 def plan_pace(lm: LoadedModel, course: Workout, max_hr_bpm: float, *, personal: Personal | None = None,
@@ -103,7 +109,7 @@ def plan_pace(lm: LoadedModel, course: Workout, max_hr_bpm: float, *, personal: 
         w = course_workout(course, flat * factors, start_time_s=0.0)
         return w, predict_full(lm, w, personal=personal, stated=stated)
 
-    lo, hi = PACE_RANGE_S_PER_KM
+    lo, hi = PACE_RANGE_S_PER_KM[0] / float(np.min(factors)), PACE_RANGE_S_PER_KM[1]  # no km faster than 2:30
     w, pred = run(hi)
     if float(np.max(pred.hr_pred)) > max_hr_bpm:
         raise Sub3Error(f"even at {format_pace(hi)} the predicted HR reaches {np.max(pred.hr_pred):.0f} BPM, over the "
@@ -117,7 +123,11 @@ def plan_pace(lm: LoadedModel, course: Workout, max_hr_bpm: float, *, personal: 
         else:
             lo = mid
     flat, w, pred = best
-    return _plan(flat * factors, w, pred, max_hr_bpm)
+    plan = _plan(flat * factors, w, pred, max_hr_bpm)
+    plan.cap_reached = max_hr_bpm - plan.hr_pred_max <= CAP_SLACK_BPM
+    if not plan.cap_reached:
+        log.info("predicted HR stays %.0f BPM under the cap even at the fastest pace tried", max_hr_bpm - plan.hr_pred_max)
+    return plan
 
 
 def _plan(paces: np.ndarray, w: Workout, pred: Any, cap: float) -> PacePlan:
