@@ -272,7 +272,7 @@ def show_cmd(
         t.add_row(label, value)
     console.print(t)
     if plot is not None:
-        console.print(f"plot written to {plot}")
+        console.print(f"plot written to {plot}", highlight=False, soft_wrap=True)
 
 
 # ----- athletes ----------------------------------------------------------------------------
