@@ -241,3 +241,37 @@ def test_show_latest_means_the_latest_recorded_run(tmp_path: Path) -> None:
         assert r.stderr.startswith("latest recorded run of me: ") and "Synthetic run" in r.stdout
     r = sub3("show", "latest", "--library", lib, "--json")
     assert json.loads(r.stdout)["source"].endswith("run.gpx")
+
+
+@pytest.mark.slow
+def test_readers_and_a_second_import_run_while_an_import_writes(tmp_path: Path) -> None:
+    """Many readers, one writer: `sub3 runs` and another import of the same folder during an
+    import all succeed, without DuckDB's lock message; the library ends with each run once."""
+    d = tmp_path / "many"
+    d.mkdir()
+    n_files = 160
+    for k in range(n_files):
+        w = synthetic_run(duration_s=900, seed=k)
+        (d / f"run{k:03d}.gpx").write_bytes(write_gpx(w.replace(time_s=w.time_s + k * 86400)))
+    lib = str(tmp_path / "lib.duckdb")
+    cmd = [sys.executable, "-m", "sub3coach.cli", "import", str(d), "--library", lib, "--workers", "1", "--json"]
+    first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    second = None
+    counts: list[int] = []
+    while first.poll() is None or not counts:
+        r = sub3("runs", "--json", "--library", lib)
+        if r.returncode == 1 and "does not exist yet" in r.stderr:
+            continue  # the import has not created the file yet
+        assert r.returncode == 0 and "lock" not in r.stderr.lower() and "IO Error" not in r.stderr, r.stderr
+        counts.append(len(json.loads(r.stdout)))
+        if second is None:
+            second = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    outs = [p.communicate(timeout=120) for p in (first, second) if p is not None]
+    for (out, err), p in zip(outs, (first, second)):
+        assert p is not None and p.returncode == 0, err
+        assert "lock" not in err.lower() and "Traceback" not in err
+    reports = [json.loads(out) for out, _ in outs]
+    assert counts == sorted(counts) and len(counts) >= 2
+    assert sum(rep["imported"] for rep in reports) == n_files  # each run stored once, by one of them
+    assert all(rep["imported"] + rep["duplicates"] == n_files and not rep["failed"] for rep in reports)
+    assert len(json.loads(sub3("runs", "--json", "--library", lib).stdout)) == n_files

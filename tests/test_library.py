@@ -181,12 +181,13 @@ def test_a_reader_gives_up_with_one_line_after_the_timeout(tmp_path: Path) -> No
     Library(p).close()
     holder = _hold_write_lock(p, 20.0)
     try:
-        r = _sub3("show", "latest", "--library", str(p), SUB3_BUSY_TIMEOUT="1")
+        r = _sub3("show", "latest", "--library", str(p), SUB3_BUSY_TIMEOUT="2")
     finally:
         holder.kill()
         holder.wait()
     assert r.returncode == 1
     err = r.stderr.strip().splitlines()
+    assert err[0].startswith("sub3: warning: library busy")
     assert err[-1].startswith(f"sub3: error: {p}: library busy: process {holder.pid}") and "SUB3_BUSY_TIMEOUT" in err[-1]
     assert "Conflicting lock" not in r.stderr and "Traceback" not in r.stderr and len(err) == 2
 

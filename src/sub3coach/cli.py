@@ -76,7 +76,13 @@ def import_cmd(
         ) as progress:
             n_fixed = sum(1 for j in jobs if j.kind != "stream")
             task = progress.add_task("importing", total=n_fixed if n_fixed and n_fixed == len(jobs) else None)
-            imp = Importer(lib, workers=workers, on_progress=lambda n, label: progress.advance(task, n))
+            ticker = _Ticker(enabled=not as_json and not err_console.is_terminal)
+
+            def on_progress(n: int, label: str) -> None:
+                progress.advance(task, n)
+                ticker.advance(n)
+
+            imp = Importer(lib, workers=workers, on_progress=on_progress)
             try:
                 report = imp.run(jobs)
             except KeyboardInterrupt:
@@ -91,6 +97,26 @@ def import_cmd(
             problems = report.failed or [dict(path=s["path"], error=s["reason"]) for s in report.skipped]
             raise fail(_failure_line(problems))
         raise typer.Exit(1)
+
+
+class _Ticker:
+    """Progress for logs and notebooks (stderr not a terminal, so no bar): one line every
+    ``every_s`` seconds once an import has run that long."""
+
+    def __init__(self, *, enabled: bool, every_s: float = 15.0) -> None:
+        import time
+
+        self.enabled, self.every_s, self.n = enabled, every_s, 0
+        self.t0 = self.last = time.monotonic()
+
+    def advance(self, n: int) -> None:
+        import time
+
+        self.n += n
+        now = time.monotonic()
+        if self.enabled and now - self.last >= self.every_s:
+            self.last = now
+            err_console.print(f"sub3: importing: {self.n} inputs read in {now - self.t0:.0f} s", markup=False, highlight=False)
 
 
 def _failure_line(problems: list[dict[str, str]]) -> str:

@@ -50,6 +50,9 @@ DEFAULT_ATHLETE = "me"
 #: Seconds an open waits for another process's lock before giving up (env ``SUB3_BUSY_TIMEOUT``).
 BUSY_TIMEOUT_S = 60.0
 
+#: A wait for the lock is announced once it has lasted this long (s); shorter waits go unsaid.
+WARN_AFTER_S = 1.0
+
 #: Workouts must lie within 1980-01-01 .. 2100-01-01 (unix s).
 VALID_TIME_S = (315_532_800.0, 4_102_444_800.0)
 
@@ -192,9 +195,23 @@ def _lock_holder(exc: BaseException) -> str | None:
     return m.group(1) if m else "?"
 
 
+def _waiting_marker(path: Path) -> Path:
+    """A file whose presence tells a batch writer that another process is waiting to open."""
+    return path.with_name(path.name + ".waiting")
+
+
+def _touch(p: Path) -> None:
+    try:
+        p.touch()
+    except OSError:  # a read-only folder: readers still retry, only without the hand-over
+        pass
+
+
 def connect(path: Path, *, read_only: bool, timeout_s: float | None = None) -> Any:
-    """Open the DuckDB file, waiting (with backoff) while another process holds a conflicting
-    lock; the first wait logs one "library busy, retrying" warning.
+    """Open the DuckDB file, waiting (polling every 0.1 s at most) while another process holds a
+    conflicting lock; a wait longer than :data:`WARN_AFTER_S` logs one "library busy, retrying" warning. While waiting it
+    keeps a ``<library>.waiting`` marker that makes a batch writer pause after its next commit
+    (see :meth:`Library.release`), so readers get in between an import's batches.
 
     Raises:
         LibraryBusy: still locked after ``timeout_s`` seconds (default :func:`busy_timeout_s`).
@@ -203,28 +220,39 @@ def connect(path: Path, *, read_only: bool, timeout_s: float | None = None) -> A
     import duckdb
 
     timeout = busy_timeout_s() if timeout_s is None else timeout_s
-    deadline = time.monotonic() + timeout
-    delay, warned = 0.02, False
-    while True:
-        try:
-            return duckdb.connect(str(path), read_only=read_only)
-        except duckdb.Error as exc:
-            pid = _lock_holder(exc)
-            if pid is None:
-                first = str(exc).splitlines()[0]
-                if "not a valid DuckDB database file" in first:
-                    raise Sub3Error("not a sub3 library (not a DuckDB file)", str(path)) from exc
-                raise Sub3Error(f"cannot open library: {first}", str(path)) from exc
-            if time.monotonic() >= deadline:
-                raise LibraryBusy(
-                    f"library busy: process {pid} is using it (an import?); still busy after {timeout:.0f} s "
-                    "- try again when it has finished, or wait longer with SUB3_BUSY_TIMEOUT=SECONDS", str(path),
-                ) from exc
-            if not warned:
-                log.warning("library busy (process %s is writing to %s), retrying for up to %.0f s", pid, path, timeout)
-                warned = True
-            time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
-            delay = min(delay * 2, 0.5)
+    start = time.monotonic()
+    deadline = start + timeout
+    delay, warned, waited, marker = 0.01, False, False, _waiting_marker(path)
+    try:
+        while True:
+            try:
+                return duckdb.connect(str(path), read_only=read_only)
+            except duckdb.Error as exc:
+                pid = _lock_holder(exc)
+                if pid is None:
+                    first = str(exc).splitlines()[0]
+                    if "not a valid DuckDB database file" in first:
+                        raise Sub3Error("not a sub3 library (not a DuckDB file)", str(path)) from exc
+                    raise Sub3Error(f"cannot open library: {first}", str(path)) from exc
+                if time.monotonic() >= deadline:
+                    raise LibraryBusy(
+                        f"library busy: process {pid} is using it (an import?); still busy after {timeout:.0f} s "
+                        "- try again when it has finished, or wait longer with SUB3_BUSY_TIMEOUT=SECONDS", str(path),
+                    ) from exc
+                if not warned and time.monotonic() - start >= WARN_AFTER_S:
+                    log.warning("library busy (process %s has %s open), retrying for up to %.0f s", pid, path, timeout)
+                    warned = True
+                waited = True
+                _touch(marker)
+                time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+                delay = min(delay * 2, 0.1)
+    finally:
+        if waited:
+            marker.unlink(missing_ok=True)
+
+
+#: Longest pause (s) of a batch writer after a commit while another process waits to open.
+HANDOVER_S = 1.0
 
 
 class Library:
@@ -317,10 +345,25 @@ class Library:
         return "athlete" if self._has_athlete_col else f"coalesce(user_id, '{DEFAULT_ATHLETE}')"
 
     def release(self) -> None:
-        """Close the connection so other processes can open the file; any later call reopens it."""
-        if self._con is not None and not self._in_batch:
-            self._con.close()
-            self._con = None
+        """Close the connection so other processes can open the file; any later call reopens it.
+
+        With ``keep_open=False`` (a long import), a process waiting to open the file (its
+        ``.waiting`` marker is fresh) is let in first: up to :data:`HANDOVER_S` seconds."""
+        if self._con is None or self._in_batch:
+            return
+        self._con.close()
+        self._con = None
+        if self.keep_open:
+            return
+        marker = _waiting_marker(self.path)
+        end = time.monotonic() + HANDOVER_S
+        while time.monotonic() < end:
+            try:
+                if time.time() - marker.stat().st_mtime > 2.0:
+                    break  # stale: its owner is gone
+            except OSError:
+                break  # nobody waiting
+            time.sleep(0.02)
 
     # ----- transactions ------------------------------------------------------------------
     @contextmanager
