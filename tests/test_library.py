@@ -166,7 +166,7 @@ def test_a_reader_waits_for_a_writer_then_reads(tmp_path: Path) -> None:
     p = tmp_path / "lib.duckdb"
     with Library(p) as lib:
         lib.add_workout(_run())
-    holder = _hold_write_lock(p, 2.0)
+    holder = _hold_write_lock(p, 5.0)  # longer than a loaded machine takes to start the reader
     r = _sub3("runs", "--json", "--library", str(p), SUB3_BUSY_TIMEOUT="30")
     holder.wait(timeout=30)
     assert r.returncode == 0, r.stderr

@@ -500,6 +500,9 @@ def main() -> None:
         err_console.print("sub3: interrupted", markup=False)
         sys.exit(130)
     except Exception as exc:  # a bug: still one line, the traceback on request
+        if "interrupted" in str(exc).lower():  # DuckDB's form of Ctrl-C
+            err_console.print("sub3: interrupted", markup=False)
+            sys.exit(130)
         if os.environ.get("SUB3_DEBUG"):
             raise
         err_console.print(f"sub3: error: unexpected {type(exc).__name__}: {' '.join(str(exc).split())[:300]} "

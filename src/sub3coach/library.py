@@ -127,6 +127,14 @@ class AddResult:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _is_interrupt(exc: BaseException) -> bool:
+    """Whether ``exc`` is DuckDB's form of a Ctrl-C (``Query interrupted``)."""
+    import duckdb
+
+    return isinstance(exc, duckdb.InterruptException) or (
+        isinstance(exc, (RuntimeError, duckdb.Error)) and "interrupted" in str(exc).lower())
+
+
 def _interruptible(fn: F) -> F:
     """DuckDB turns Ctrl-C during a query into ``RuntimeError('Query interrupted')`` or an
     ``InterruptException``; re-raise those as :class:`KeyboardInterrupt` (after the
@@ -139,7 +147,7 @@ def _interruptible(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except (RuntimeError, duckdb.Error) as exc:
-            if isinstance(exc, duckdb.InterruptException) or "interrupted" in str(exc).lower():
+            if _is_interrupt(exc):
                 raise KeyboardInterrupt from exc
             raise
 
@@ -303,6 +311,7 @@ class Library:
             self._open()
         return self._con
 
+    @_interruptible
     def _open(self) -> None:
         con = connect(self.path, read_only=self.read_only)
         try:
@@ -380,7 +389,7 @@ class Library:
         try:
             yield
             self._flush_buffers()
-        except BaseException:
+        except BaseException as exc:
             self._in_batch = False
             self._buf_runs, self._buf_samples, self._known_pending = [], [], {}
             try:
@@ -389,10 +398,20 @@ class Library:
                 log.debug("rollback after error failed", exc_info=True)
             if not self.keep_open:
                 self.release()
+            if _is_interrupt(exc):
+                raise KeyboardInterrupt from exc
             raise
         else:
             self._in_batch = False
-            self.con.execute("COMMIT")
+            try:
+                self.con.execute("COMMIT")
+            except BaseException as exc:  # nothing committed: the batch is gone whole
+                self._buf_runs, self._buf_samples, self._known_pending = [], [], {}
+                if not self.keep_open:
+                    self.release()
+                if _is_interrupt(exc):
+                    raise KeyboardInterrupt from exc
+                raise
             if self._known is not None:
                 self._known.update(self._known_pending)
             self._known_pending = {}
