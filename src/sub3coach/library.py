@@ -11,7 +11,7 @@ Every run belongs to one athlete (``runs.athlete``): the name given to ``sub3 im
 else the source's runner id (a corpus of many runners gives many athletes), else the library's
 only athlete, else :data:`DEFAULT_ATHLETE`.
 
-One writer, many readers: DuckDB lets one process hold the file read-write, or several hold it
+One writer, many readers (:mod:`sub3coach.locking`): DuckDB lets one process hold the file read-write, or several hold it
 read-only. A long import therefore opens the file only for each short batch transaction
 (``keep_open=False``), and every open waits for a lock held by another process, with one
 "library busy, retrying" message, up to :data:`BUSY_TIMEOUT_S` (env ``SUB3_BUSY_TIMEOUT``).
@@ -27,8 +27,6 @@ import hashlib
 import json
 import logging
 import os
-import re
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from contextlib import contextmanager
@@ -38,6 +36,7 @@ from typing import Any, Callable, Iterator, TypeVar
 import numpy as np
 
 from sub3coach.errors import Sub3Error
+from sub3coach.locking import BUSY_TIMEOUT_S, LibraryBusy, connect, hand_over  # noqa: F401 (re-exported)
 from sub3coach.workout import CHANNELS, RunSummary, Workout
 
 log = logging.getLogger(__name__)
@@ -47,11 +46,6 @@ SCHEMA_VERSION = 2  # v2: runs.athlete and the athletes table
 #: The athlete of runs imported without ``--athlete`` and without a runner id in the source.
 DEFAULT_ATHLETE = "me"
 
-#: Seconds an open waits for another process's lock before giving up (env ``SUB3_BUSY_TIMEOUT``).
-BUSY_TIMEOUT_S = 60.0
-
-#: A wait for the lock is announced once it has lasted this long (s); shorter waits go unsaid.
-WARN_AFTER_S = 1.0
 
 #: Workouts must lie within 1980-01-01 .. 2100-01-01 (unix s).
 VALID_TIME_S = (315_532_800.0, 4_102_444_800.0)
@@ -182,87 +176,6 @@ def _clean_float(x: float | None) -> float | None:
     return x if np.isfinite(x) else None
 
 
-class LibraryBusy(Sub3Error):
-    """Another process held the library past the busy timeout."""
-
-
-def busy_timeout_s() -> float:
-    """Seconds to wait for a library another process holds (``SUB3_BUSY_TIMEOUT``, default 60)."""
-    try:
-        return max(0.0, float(os.environ.get("SUB3_BUSY_TIMEOUT", BUSY_TIMEOUT_S)))
-    except ValueError:
-        return BUSY_TIMEOUT_S
-
-
-def _lock_holder(exc: BaseException) -> str | None:
-    """The PID in DuckDB's lock message, when the error is a lock conflict (else None)."""
-    text = str(exc)
-    if "Could not set lock" not in text and "Conflicting lock" not in text:
-        return None
-    m = re.search(r"PID (\d+)", text)
-    return m.group(1) if m else "?"
-
-
-def _waiting_marker(path: Path) -> Path:
-    """A file whose presence tells a batch writer that another process is waiting to open."""
-    return path.with_name(path.name + ".waiting")
-
-
-def _touch(p: Path) -> None:
-    try:
-        p.touch()
-    except OSError:  # a read-only folder: readers still retry, only without the hand-over
-        pass
-
-
-def connect(path: Path, *, read_only: bool, timeout_s: float | None = None) -> Any:
-    """Open the DuckDB file, waiting (polling every 0.1 s at most) while another process holds a
-    conflicting lock; a wait longer than :data:`WARN_AFTER_S` logs one "library busy, retrying" warning. While waiting it
-    keeps a ``<library>.waiting`` marker that makes a batch writer pause after its next commit
-    (see :meth:`Library.release`), so readers get in between an import's batches.
-
-    Raises:
-        LibraryBusy: still locked after ``timeout_s`` seconds (default :func:`busy_timeout_s`).
-        Sub3Error: any other failure to open, as one line (e.g. not a DuckDB file).
-    """
-    import duckdb
-
-    timeout = busy_timeout_s() if timeout_s is None else timeout_s
-    start = time.monotonic()
-    deadline = start + timeout
-    delay, warned, waited, marker = 0.01, False, False, _waiting_marker(path)
-    try:
-        while True:
-            try:
-                return duckdb.connect(str(path), read_only=read_only)
-            except duckdb.Error as exc:
-                pid = _lock_holder(exc)
-                if pid is None:
-                    first = str(exc).splitlines()[0]
-                    if "not a valid DuckDB database file" in first:
-                        raise Sub3Error("not a sub3 library (not a DuckDB file)", str(path)) from exc
-                    raise Sub3Error(f"cannot open library: {first}", str(path)) from exc
-                if time.monotonic() >= deadline:
-                    raise LibraryBusy(
-                        f"library busy: process {pid} is using it (an import?); still busy after {timeout:.0f} s "
-                        "- try again when it has finished, or wait longer with SUB3_BUSY_TIMEOUT=SECONDS", str(path),
-                    ) from exc
-                if not warned and time.monotonic() - start >= WARN_AFTER_S:
-                    log.warning("library busy (process %s has %s open), retrying for up to %.0f s", pid, path, timeout)
-                    warned = True
-                waited = True
-                _touch(marker)
-                time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
-                delay = min(delay * 2, 0.1)
-    finally:
-        if waited:
-            marker.unlink(missing_ok=True)
-
-
-#: Longest pause (s) of a batch writer after a commit while another process waits to open.
-HANDOVER_S = 1.0
-
-
 class Library:
     """A DuckDB-backed store of workouts and run summaries.
 
@@ -356,23 +269,14 @@ class Library:
     def release(self) -> None:
         """Close the connection so other processes can open the file; any later call reopens it.
 
-        With ``keep_open=False`` (a long import), a process waiting to open the file (its
-        ``.waiting`` marker is fresh) is let in first: up to :data:`HANDOVER_S` seconds."""
+        With ``keep_open=False`` (a long import), a process waiting to open the file is let in
+        first (:func:`~sub3coach.locking.hand_over`)."""
         if self._con is None or self._in_batch:
             return
         self._con.close()
         self._con = None
-        if self.keep_open:
-            return
-        marker = _waiting_marker(self.path)
-        end = time.monotonic() + HANDOVER_S
-        while time.monotonic() < end:
-            try:
-                if time.time() - marker.stat().st_mtime > 2.0:
-                    break  # stale: its owner is gone
-            except OSError:
-                break  # nobody waiting
-            time.sleep(0.02)
+        if not self.keep_open:
+            hand_over(self.path)
 
     # ----- transactions ------------------------------------------------------------------
     @contextmanager
