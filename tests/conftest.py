@@ -22,3 +22,13 @@ def shared_path(*parts: str) -> Path:
 def shared_data() -> Path:
     """The ../shared/data folder (skips the test when absent)."""
     return shared_path()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reads or writes the real user's library or cache: both point into a temp dir
+    unless the test sets them itself."""
+    base = tmp_path_factory.mktemp("user")
+    if "SUB3_LIBRARY" not in os.environ:
+        monkeypatch.setenv("SUB3_LIBRARY", str(base / "no-library.duckdb"))
+    monkeypatch.setenv("SUB3_CACHE_DIR", str(base / "cache"))

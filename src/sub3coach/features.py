@@ -463,17 +463,27 @@ class Prepared:
         return self.observed & np.isfinite(self.hr_bpm)
 
 
-def prepare(workout: Workout, spec: FeatureSpec) -> Prepared:
+def prepare(workout: Workout, spec: FeatureSpec, *, keep_samples: bool = False) -> Prepared:
     """Clean, resample and featurise one workout (HR only goes into the target).
+
+    With ``keep_samples`` the cleaned recording's own sample times and HR are kept in
+    ``meta["sample_time_s"]`` / ``meta["sample_hr_bpm"]`` (float64 / float32), so evaluation can
+    score every recorded sample, not only grid steps.
 
     Raises:
         MissingChannel: the workout has neither speed, distance nor GPS.
     """
+    from sub3coach.clean import clean, resample
     from sub3coach.errors import MissingChannel
 
     if not (workout.has("speed_mps") or workout.has("distance_m") or (workout.has("lat_deg") and workout.has("lon_deg"))):
         raise MissingChannel("speed_mps", workout.source or workout.workout_id)
-    gw = to_grid_workout(workout, spec.step_s, spec.max_gap_s)
+    cw = clean(workout)
+    gw = resample(cw, step_s=spec.step_s, max_gap_s=spec.max_gap_s)
+    meta: dict = {}
+    if keep_samples and cw.hr_bpm is not None:
+        meta = {"sample_time_s": np.asarray(cw.time_s, dtype=np.float64),
+                "sample_hr_bpm": np.asarray(cw.hr_bpm, dtype=np.float32)}
     # features see a copy without HR: a Grid has no HR field at all
     grid = grid_from_resampled(gw.replace(hr_bpm=None), spec.step_s)
     x = feature_matrix(grid, spec.names)
@@ -488,6 +498,7 @@ def prepare(workout: Workout, spec: FeatureSpec) -> Prepared:
         workout_id=workout.workout_id,
         user_id=workout.user_id,
         speed_mps=grid.speed_mps,
+        meta=meta,
     )
 
 

@@ -66,8 +66,9 @@ def test_predict_workout_file_plot_and_out(trained: Path, tmp_path: Path) -> Non
     text = _ok(["predict", str(gpx), "--model", str(trained), "--out", str(out), "--plot", str(png)])
     assert "mean predicted HR" in text and "Z2" in text
     df = pd.read_csv(out)
-    assert list(df.columns) == ["workout_id", "timestamp", "hr_pred"]
+    assert list(df.columns) == ["workout_id", "timestamp", "hr_pred", "hr_lo", "hr_hi"]
     assert df["hr_pred"].between(40, 220).all() and df["timestamp"].is_monotonic_increasing
+    assert (df["hr_hi"] - df["hr_lo"]).gt(1).all()
     assert png.stat().st_size > 10_000
 
 
@@ -113,7 +114,7 @@ def test_errors_are_one_line(args: list[str], needle: str, code: int, tmp_path: 
 
 
 def test_every_command_has_an_example() -> None:
-    for cmd in ("train", "evaluate", "predict", "info"):
+    for cmd in ("train", "evaluate", "predict", "info", "personalize", "pace"):
         r = runner.invoke(hr_app, [cmd, "--help"])
         assert r.exit_code == 0 and "Example" in r.stdout, cmd
 
@@ -131,3 +132,105 @@ def test_library_as_data_and_run_id_as_input(trained: Path, tmp_path: Path) -> N
     assert m["n_workouts"] == 3
     res = json.loads(_ok(["predict", ids[0], "--library", str(lib_path), "--model", str(trained), "--json"]))
     assert res["n_workouts"] == 1 and res["workouts"][0]["n_samples"] > 400
+
+
+def _library_with_runs(path: Path, athlete: str | None, offset: float, n: int, seed: int) -> list[str]:
+    from datetime import datetime, timedelta, timezone
+
+    from sub3coach.library import Library
+
+    start = datetime(2024, 3, 1, 7, 0, tzinfo=timezone.utc)
+    ids = []
+    with Library(path) as lib:
+        lib.import_athlete = athlete
+        for k in range(n):
+            w = synthetic_run(duration_s=1200, seed=seed + k, start=start + timedelta(days=2 * k))
+            ids.append(lib.add_workout(w.replace(hr_bpm=w.hr_bpm + offset)).run_id)
+    return ids
+
+
+def test_predict_uses_the_athletes_personal_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A runner whose heart beats 25 BPM above the synthetic average gets a higher prediction
+    for a planned course once their runs are in the library; --cold ignores them; a library of
+    two athletes needs --athlete."""
+    lib_path = tmp_path / "lib.duckdb"
+    monkeypatch.setenv("SUB3_LIBRARY", str(lib_path))
+    route = tmp_path / "route.gpx"
+    route.write_bytes(write_gpx(synthetic_course(5000, seed=4)))
+    course = ["predict", "--course", str(route), "--pace", "5:00", "--json"]
+    cold = json.loads(_ok(course))
+    assert cold["personal"].startswith("cold start")
+    _library_with_runs(lib_path, "ann", 25.0, 6, seed=300)
+    mine = json.loads(_ok(course))
+    assert "personal model of ann (6 runs" in mine["personal"]
+    assert mine["workouts"][0]["mean_hr_bpm"] > cold["workouts"][0]["mean_hr_bpm"] + 8
+    again = json.loads(_ok(course))  # cached: same numbers
+    assert again["workouts"][0]["mean_hr_bpm"] == pytest.approx(mine["workouts"][0]["mean_hr_bpm"])
+    assert json.loads(_ok(course + ["--cold"]))["workouts"][0]["mean_hr_bpm"] == pytest.approx(cold["workouts"][0]["mean_hr_bpm"])
+    _library_with_runs(lib_path, "bob", -10.0, 3, seed=400)
+    r = runner.invoke(hr_app, course)
+    assert r.exit_code == 1 and "--athlete" in r.stderr
+    bob = json.loads(_ok(course + ["--athlete", "bob"]))
+    assert bob["workouts"][0]["mean_hr_bpm"] < mine["workouts"][0]["mean_hr_bpm"]
+
+
+def test_personalize_from_files_then_predict(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    for k in range(4):
+        w = synthetic_run(duration_s=1200, seed=70 + k)
+        (runs / f"r{k}.gpx").write_bytes(write_gpx(w.replace(hr_bpm=w.hr_bpm + 20)))
+    (runs / "broken.fit").write_bytes(b"not a fit file")
+    out = tmp_path / "me.pt"
+    res = json.loads(_ok(["personalize", "--data", str(runs), "--out", str(out), "--max-hr", "195", "--json"]))
+    assert res["runs"] == 4 and res["parameters"]["level_bpm"] > 5
+    info = json.loads(_ok(["info", "--model", str(out), "--json"]))
+    assert info["personal_runs"] == 4
+    probe = tmp_path / "probe.gpx"
+    probe.write_bytes(write_gpx(synthetic_run(duration_s=1500, seed=99)))
+    mine = json.loads(_ok(["predict", str(probe), "--model", str(out), "--json"]))
+    cold = json.loads(_ok(["predict", str(probe), "--json"]))
+    assert mine["workouts"][0]["mode"] == "personal" and cold["workouts"][0]["mode"] == "cold"
+    assert mine["workouts"][0]["mean_hr_bpm"] > cold["workouts"][0]["mean_hr_bpm"] + 5
+    r = runner.invoke(hr_app, ["personalize", "--data", str(tmp_path / "nothing"), "--out", str(out)])
+    assert r.exit_code == 1 and "nothing" in r.stderr
+
+
+def test_predict_observed_minutes_and_band_columns(tmp_path: Path) -> None:
+    w = synthetic_run(duration_s=1800, seed=21)
+    gpx = tmp_path / "run.gpx"
+    gpx.write_bytes(write_gpx(w))
+    png, out = tmp_path / "f.png", tmp_path / "f.csv"
+    res = json.loads(_ok(["predict", str(gpx), "--observed-minutes", "10", "--plot", str(png), "--out", str(out), "--json"]))
+    s = res["workouts"][0]
+    assert s["mode"] == "in-run" and s["mae_after_observed_bpm"] is not None
+    assert len(res["samples"]["hr_lo"]) == len(res["samples"]["hr_pred"]) == len(w)
+    assert png.stat().st_size > 10_000 and list(pd.read_csv(out).columns)[-2:] == ["hr_lo", "hr_hi"]
+    nohr = tmp_path / "nohr.gpx"
+    nohr.write_bytes(write_gpx(synthetic_run(duration_s=900, seed=2, hr=False)))
+    r = runner.invoke(hr_app, ["predict", str(nohr), "--observed-minutes", "5"])
+    assert r.exit_code == 1 and "hr_bpm" in r.stderr
+
+
+def test_pace_command(tmp_path: Path) -> None:
+    route = tmp_path / "route.gpx"
+    route.write_bytes(write_gpx(synthetic_course(5000, seed=8)))
+    res = json.loads(_ok(["pace", "--course", str(route), "--max-hr", "165", "--json"]))
+    assert [s["km"] for s in res["splits"]] == [1, 2, 3, 4, 5]
+    assert res["hr_pred_max"] <= 165 and res["finish_s"] > 0
+    assert all(s["hr_pred_max"] <= 165 for s in res["splits"])
+    text = _ok(["pace", "--course", str(route), "--max-hr", "165"])
+    assert "finish" in text and "/km" in text
+    r = runner.invoke(hr_app, ["pace", "--course", str(route), "--max-hr", "80"])
+    assert r.exit_code == 1 and "cap" in r.stderr
+
+
+def test_evaluate_protocol_command(tiny_corpus: Path, tmp_path: Path) -> None:
+    res = json.loads(_ok(["evaluate", "--data", str(tiny_corpus), "--protocol", "all", "--folds", "2", "--epochs", "1",
+                          "--baselines", "mean", "--json", "--report", str(tmp_path / "rep")]))
+    assert set(res["modes"]) == {"cold", "personal", "in-run"} and len(res["folds"]) == 2
+    assert (tmp_path / "rep" / "protocol.json").exists()
+    text = _ok(["evaluate", "--data", str(tiny_corpus), "--protocol", "cold", "--folds", "2", "--epochs", "1", "--baselines", ""])
+    assert "cold: 2-fold by runner" in text and "personal" not in text
+    r = runner.invoke(hr_app, ["evaluate", "--data", str(tiny_corpus), "--protocol", "warm"])
+    assert r.exit_code == 2 and "--protocol" in r.stderr

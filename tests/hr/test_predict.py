@@ -72,11 +72,12 @@ def test_predict_many_and_frame(models: dict[str, LoadedModel]) -> None:
     pairs = list(predict_many(models["hrnet"], ws, chunk=3))
     assert [w.workout_id for w, _ in pairs] == [w.workout_id for w in ws]
     df = predictions_frame(pairs)
-    assert list(df.columns) == ["workout_id", "timestamp", "hr_pred"]
+    assert list(df.columns) == ["workout_id", "timestamp", "hr_pred", "hr_lo", "hr_hi"]
     assert len(df) == sum(len(w) for w in ws)
+    assert (df["hr_lo"] <= df["hr_pred"]).all() and (df["hr_pred"] <= df["hr_hi"]).all()
     np.testing.assert_array_equal(df["timestamp"].to_numpy()[: len(ws[0])], ws[0].time_s)
     # batched and one-by-one agree
-    np.testing.assert_allclose(pairs[1][1], predict_workout(models["hrnet"], ws[1]), rtol=1e-5, atol=1e-3)
+    np.testing.assert_allclose(pairs[1][1].hr_pred, predict_workout(models["hrnet"], ws[1]), rtol=1e-5, atol=1e-3)
 
 
 def test_course_and_pace_plan(tmp_path: Path) -> None:
@@ -123,3 +124,43 @@ def test_zone_summary() -> None:
     assert z["Z2"] == pytest.approx(300.0) and z["Z5"] == pytest.approx(299.0)
     assert s["mean_hr_bpm"] == pytest.approx(160.0)
     assert hr_summary(t, hr)["max_hr_bpm_for_zones"] == 190.0
+
+
+def test_in_run_reads_no_hr_after_the_observed_minutes() -> None:
+    """HR after minute M never changes any prediction; HR before it does."""
+    from sub3coach.hr.predict import predict_full
+
+    lm = load_model()
+    w = synthetic_run(duration_s=2400, seed=11)
+    el = w.time_s - w.time_s[0]
+    base = predict_full(lm, w, observed_minutes=10)
+    assert base.mode == "in-run" and base.observed_until_s == pytest.approx(w.time_s[0] + 600, abs=5)
+    for k in range(3):
+        hr = w.hr_bpm.copy()
+        hr[el > 600] = np.random.default_rng(k).uniform(40, 220, int((el > 600).sum()))
+        other = predict_full(lm, w.replace(hr_bpm=hr), observed_minutes=10)
+        np.testing.assert_array_equal(other.hr_pred, base.hr_pred)
+        np.testing.assert_array_equal(other.hr_lo, base.hr_lo)
+    hr = w.hr_bpm.copy()
+    hr[el < 500] += 20
+    assert predict_full(lm, w.replace(hr_bpm=hr), observed_minutes=10).hr_pred[-1] > base.hr_pred[-1] + 2
+
+
+def test_in_run_needs_measured_hr() -> None:
+    from sub3coach.errors import MissingChannel
+    from sub3coach.hr.predict import predict_full
+
+    with pytest.raises(MissingChannel):
+        predict_full(load_model(), synthetic_run(duration_s=900, seed=1, hr=False), observed_minutes=5)
+
+
+def test_band_contains_prediction_and_narrows_in_run() -> None:
+    from sub3coach.hr.predict import predict_full
+
+    lm = load_model()
+    w = synthetic_run(duration_s=2400, seed=4)
+    cold = predict_full(lm, w)
+    inrun = predict_full(lm, w, observed_minutes=15)
+    assert (cold.hr_lo <= cold.hr_pred).all() and (cold.hr_pred <= cold.hr_hi).all()
+    late = (w.time_s - w.time_s[0]) > 1200
+    assert np.mean((inrun.hr_hi - inrun.hr_lo)[late]) < np.mean((cold.hr_hi - cold.hr_lo)[late])

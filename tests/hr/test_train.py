@@ -95,3 +95,32 @@ def test_unknown_arch_and_empty_data_are_clear_errors() -> None:
         TrainConfig(arch="transformer")
     with pytest.raises(Sub3Error, match="no usable training workouts"):
         HRModel(arch="mean").fit([])
+
+
+def test_runner_centred_targets_move_each_runner_to_the_common_mean() -> None:
+    from sub3coach.features import FeatureSpec
+    from sub3coach.hr.data import prepare_all
+    from sub3coach.hr.train import runner_centred
+
+    runs = tiny_runs(n_runners=2, per_runner=2, duration_s=600)
+    runs = [w.replace(hr_bpm=w.hr_bpm + (20.0 if w.user_id == "r1" else -20.0)) for w in runs]
+    items = prepare_all(runs, FeatureSpec()).items
+    ys = [np.nan_to_num(p.hr_bpm) for p in items]
+    ms = [p.mask for p in items]
+    out = runner_centred(items, ys, ms)
+    means = {}
+    for p, y, m in zip(items, out, ms):
+        means.setdefault(p.user_id, []).append(y[m])
+    m0, m1 = (float(np.concatenate(v).mean()) for v in means.values())
+    assert m0 == pytest.approx(m1, abs=1e-3)
+    raw = [float(np.concatenate([y[m] for p, y, m in zip(items, ys, ms) if p.user_id == u]).mean()) for u in ("r0", "r1")]
+    assert raw[1] - raw[0] > 30  # they did differ
+    d = [o - y for o, y in zip(out, ys)]  # a per-runner constant shift, nothing else
+    assert all(np.ptp(x[m]) < 1e-3 for x, m in zip(d, ms))
+
+
+def test_personal_head_fitted_after_training() -> None:
+    m = HRModel(arch="hrnet", hidden=8, epochs=1, batch_size=4, window_steps=64, burn_in_steps=8, seed=2)
+    m.fit(tiny_runs(n_runners=4, per_runner=2, duration_s=600))
+    assert m.head is not None and set(m.head.band) == {"cold", "personal", "in-run"}
+    assert m.to_loaded().head is m.head

@@ -8,7 +8,11 @@ classes, so it loads with ``weights_only=True``):
 * ``state_dict`` (tensors);
 * ``features`` (:class:`~sub3coach.features.FeatureSpec` dict) and ``normaliser``;
 * ``data`` (training-data summary), ``metrics`` (validation/test numbers), ``split``
-  (runner ids per part), ``history`` (per-epoch metrics).
+  (runner ids per part), ``history`` (per-epoch metrics);
+* since format 2: ``personal_head`` (the personal head's population prior, noise model, in-run
+  filter and calibrated bands, :class:`~sub3coach.hr.personal.HeadPrior`) and, in a
+  personalised artifact, ``personal`` (one runner's fitted parameters,
+  :class:`~sub3coach.hr.personal.Personal`) and ``athlete`` (who, and from which runs).
 
 :func:`load_model` is what evaluate, predict, the CLI and the web app call. An artifact written
 by a newer, incompatible format fails with a clear :class:`~sub3coach.errors.ModelError`.
@@ -28,11 +32,12 @@ from torch import nn
 from sub3coach.errors import ModelError
 from sub3coach.features import FeatureSpec, Normaliser
 from sub3coach.hr.models import ARCHITECTURES, CLASS_TO_ARCH, build_model, config_from_dict
+from sub3coach.hr.personal import HeadPrior, Personal
 
 log = logging.getLogger(__name__)
 
 #: Artifact format written by this version. Bump on incompatible layout changes.
-FORMAT_VERSION: int = 1
+FORMAT_VERSION: int = 2
 #: File name of the bundled default model inside ``sub3coach/models/``.
 DEFAULT_MODEL_NAME: str = "hr-default.pt"
 
@@ -46,6 +51,8 @@ class LoadedModel:
         arch: architecture name; spec: feature spec; normaliser: fitted statistics.
         meta: the rest of the artifact (data summary, metrics, split, history, versions).
         path: where it was loaded from (None when built in memory).
+        head: the personal head (None in format-1 artifacts: a wide default is used then).
+        personal: a runner's fitted parameters (None: cold start).
     """
 
     module: nn.Module
@@ -54,6 +61,8 @@ class LoadedModel:
     normaliser: Normaliser
     meta: dict[str, Any] = field(default_factory=dict)
     path: str | None = None
+    head: HeadPrior | None = None
+    personal: Personal | None = None
 
     @property
     def name(self) -> str:
@@ -90,14 +99,31 @@ def artifact_dict(
     }
 
 
-def save_model(path: str | Path, module: nn.Module, arch: str, spec: FeatureSpec, normaliser: Normaliser, **meta: Any) -> Path:
+def save_model(path: str | Path, module: nn.Module, arch: str, spec: FeatureSpec, normaliser: Normaliser, *,
+               head: HeadPrior | None = None, personal: Personal | None = None, **meta: Any) -> Path:
     """Write an artifact to ``path`` (atomically: temp file then rename)."""
+    if head is not None:
+        meta["personal_head"] = head.to_dict()
+    if personal is not None:
+        meta["personal"] = personal.to_dict()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    torch.save(artifact_dict(module, arch, spec, normaliser, **meta), tmp)
-    tmp.replace(path)
+    try:
+        torch.save(artifact_dict(module, arch, spec, normaliser, **meta), tmp)
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ModelError(f"cannot write model ({exc.strerror or exc})", str(path)) from exc
     return path
+
+
+def save_loaded(path: str | Path, lm: LoadedModel, **meta: Any) -> Path:
+    """Write a loaded model (e.g. after personalising it) as a new artifact, keeping its metadata."""
+    keep = {k: v for k, v in lm.meta.items() if k not in ("format", "package_version", "created_utc", "arch",
+                                                         "model_class", "config")}
+    keep.update(meta)
+    return save_model(path, lm.module, lm.arch, lm.spec, lm.normaliser, head=lm.head, personal=lm.personal, **keep)
 
 
 def read_artifact(path: Path) -> dict[str, Any]:
@@ -143,10 +169,17 @@ def from_artifact(obj: dict[str, Any], path: str | None = None) -> LoadedModel:
         raise ModelError(f"inconsistent model artifact: {exc}".splitlines()[0], path) from exc
     if tuple(norm.names) != tuple(spec.names):
         raise ModelError("inconsistent model artifact: normaliser and feature names differ", path)
+    try:
+        head = HeadPrior.from_dict(obj["personal_head"]) if obj.get("personal_head") else None
+        personal = Personal.from_dict(obj["personal"]) if obj.get("personal") else None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelError(f"inconsistent personal head in model artifact: {exc}".splitlines()[0], path) from exc
     module.eval()
-    meta = {k: v for k, v in obj.items() if k not in ("state_dict", "config", "features", "normaliser")}
+    skip = ("state_dict", "config", "features", "normaliser", "personal_head", "personal")
+    meta = {k: v for k, v in obj.items() if k not in skip}
     meta["config"] = dict(obj["config"])
-    return LoadedModel(module=module, arch=arch, spec=spec, normaliser=norm, meta=meta, path=path)
+    return LoadedModel(module=module, arch=arch, spec=spec, normaliser=norm, meta=meta, path=path, head=head,
+                       personal=personal)
 
 
 _CACHE: dict[tuple[str, float], LoadedModel] = {}
@@ -191,5 +224,8 @@ def describe(lm: LoadedModel) -> dict[str, Any]:
         "created_utc": m.get("created_utc"),
         "data": m.get("data"),
         "metrics": m.get("metrics"),
+        "personal_head": lm.head is not None,
+        "personalised_for": (m.get("athlete") or {}).get("name") if lm.personal is not None else None,
+        "personal_runs": lm.personal.n_runs if lm.personal is not None else None,
         "path": lm.path,
     }

@@ -5,6 +5,7 @@ Every command parses its flags, calls one library function and prints a Rich tab
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 from pathlib import Path
@@ -118,18 +119,34 @@ def evaluate_cmd(
     model: ModelOpt = None,
     report: Annotated[Optional[Path], typer.Option("--report", help="Write metrics.json, figures and an animated GIF here.")] = None,
     split: Annotated[str, typer.Option("--split", help="all: every workout; test/val/train: only the runners of that part of the model's own split.")] = "all",
+    protocol: Annotated[Optional[str], typer.Option("--protocol", help="Runner-level K-fold protocol: cold, personal, in-run or all (trains per fold; --model is not used).")] = None,
+    folds: Annotated[int, typer.Option("--folds", min=2, help="K of the runner-level K-fold (with --protocol).")] = 5,
+    observed_minutes: Annotated[float, typer.Option("--observed-minutes", min=1, help="In-run protocol: minutes of measured HR known.")] = 10.0,
+    baselines: Annotated[str, typer.Option("--baselines", help="Baselines trained on the same folds (comma list of mean, linear, seed-lstm; '' for none).")] = "mean,linear,seed-lstm",
+    epochs: Annotated[int, typer.Option("--epochs", min=1, help="With --protocol: maximum epochs per fold model.")] = 15,
+    cache: Annotated[Optional[Path], typer.Option("--cache", help="With --protocol: keep trained fold models here and reuse them.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Score a model against recorded HR: MAE, RMSE, median per-workout MAE, per type and runner.
+    """Score a model against recorded HR, or run the runner-level K-fold protocol.
+
+    With --protocol, all runners of --data are split into K folds (never one runner on both
+    sides); per fold the network, its personal head and the baselines are trained on the other
+    runners and scored per recorded sample: cold (nothing known), personal (first half of each
+    runner's runs as history, second half scored), in-run (first M minutes of HR known, the rest
+    scored); with the 80 % band's coverage.
 
     \b
-    Example:
+    Examples:
+      sub3 hr evaluate --data ../shared/data/runs-dev.parquet --protocol all --folds 5 --json
       sub3 hr evaluate --data ../shared/data/runs-dev.parquet --split test --json
       sub3 hr evaluate --model my-hr.pt --data runs.parquet --report report/
     """
     from sub3coach.hr.artifact import load_model
     from sub3coach.hr.evaluate import evaluate_path, write_report
 
+    if protocol is not None:
+        _protocol_cmd(data, protocol, folds, observed_minutes, baselines, epochs, cache, report, as_json)
+        return
     try:
         lm = load_model(model)
         runners = None
@@ -169,6 +186,50 @@ def evaluate_cmd(
         console.print(f"report written to {report}: " + ", ".join(Path(f).name for f in files.values()), highlight=False)
 
 
+def _protocol_cmd(data: Path, protocol: str, folds: int, minutes: float, baselines: str, epochs: int,
+                  cache: Path | None, report: Path | None, as_json: bool) -> None:
+    """``sub3 hr evaluate --protocol``: the runner-level K-fold protocol (see sub3coach.hr.protocol)."""
+    import json
+
+    from sub3coach.hr.protocol import PROTOCOLS, ProtocolConfig, load_items, run_protocol
+    from sub3coach.hr.train import TrainConfig
+
+    if protocol not in (*PROTOCOLS, "all"):
+        raise _fail(f"--protocol must be one of {', '.join(PROTOCOLS)} or all, not {protocol!r}", 2)
+    base = tuple(b.strip() for b in baselines.split(",") if b.strip())
+    try:
+        cfg = ProtocolConfig(folds=folds, minutes=minutes, baselines=base, train=TrainConfig(epochs=epochs),
+                             cache_dir=str(cache) if cache else None)
+        for b in base:
+            TrainConfig(arch=b)
+        with err_console.status("featurising runs") if not as_json else contextlib.nullcontext():
+            items, names, skipped = load_items(data, cfg)
+        if not items:
+            raise Sub3Error("no run with heart rate and speed to evaluate", str(data))
+        rep = run_protocol(items, names, cfg, progress=None if as_json else lambda m: err_console.print(m, highlight=False))
+        rep["data"] = {"path": str(data), "workouts": len(items), "skipped": skipped}
+        if report is not None:
+            report.mkdir(parents=True, exist_ok=True)
+            (report / "protocol.json").write_text(json.dumps(rep, indent=1))
+    except (Sub3Error, OSError) as exc:
+        raise _fail(exc) from None
+    if protocol != "all":
+        rep["modes"] = {protocol: rep["modes"].get(protocol, {})}
+    if as_json:
+        _print_json(rep)
+        return
+    for mode, methods in rep["modes"].items():
+        tab = Table(title=f"{mode}: {folds}-fold by runner, per recorded sample (BPM)")
+        for c in ("method", "MAE", "RMSE", "runner mean", "median workout", "runner median", "80% band"):
+            tab.add_column(c, justify="left" if c == "method" else "right")
+        for name, e in methods.items():
+            cov = e.get("band80_coverage")
+            tab.add_row(name, _fmt(e["mae_bpm"], 2), _fmt(e["rmse_bpm"], 2), _fmt(e["runner_mean_mae_bpm"], 2),
+                        _fmt(e["median_workout_mae_bpm"], 2), _fmt(e["runner_median_of_median_workout_mae_bpm"], 2),
+                        f"{100 * cov:.0f}%" if cov is not None else "-")
+        console.print(tab)
+
+
 # ---------------------------------------------------------------------------------------------
 def _load_input(input_: str, library: Path | None) -> tuple[str, Any]:
     """("corpus", path) or ("workout", Workout) for a file path, or a library run id."""
@@ -205,97 +266,170 @@ def _load_input(input_: str, library: Path | None) -> tuple[str, Any]:
 def predict_cmd(
     input_: Annotated[Optional[str], typer.Argument(metavar="INPUT", help="Workout file (FIT/GPX/TCX), library run id, or corpus Parquet.")] = None,
     model: ModelOpt = None,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write predictions: FILE.csv or FILE.parquet (workout_id, timestamp, hr_pred).")] = None,
-    plot: Annotated[Optional[Path], typer.Option("--plot", help="Draw the predicted curve (PNG/SVG/PDF); single workout or course.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write predictions: FILE.csv or FILE.parquet (workout_id, timestamp, hr_pred, hr_lo, hr_hi).")] = None,
+    plot: Annotated[Optional[Path], typer.Option("--plot", help="Draw the predicted curve with its band (PNG/SVG/PDF); single workout or course.")] = None,
     course: Annotated[Optional[Path], typer.Option("--course", help="A route (GPX/FIT/TCX) to predict for a run not yet done.")] = None,
     pace: Annotated[Optional[str], typer.Option("--pace", help="Planned pace for --course, m:ss per km (e.g. 4:15).")] = None,
     pace_plan: Annotated[Optional[Path], typer.Option("--pace-plan", help="CSV of km,pace (m:ss) rows for --course.")] = None,
-    max_hr: Annotated[Optional[float], typer.Option("--max-hr", min=100, max=240, help="Your maximum HR for zones (default 190).")] = None,
-    library: Annotated[Optional[Path], typer.Option("--library", envvar="SUB3_LIBRARY", help="Library for run ids.")] = None,
+    observed_minutes: Annotated[Optional[float], typer.Option("--observed-minutes", min=0.5, max=600, help="In-run forecast: use the measured HR of the first M minutes, forecast the rest.")] = None,
+    max_hr: Annotated[Optional[float], typer.Option("--max-hr", min=100, max=240, help="Your maximum HR, BPM (zones, and a cold start).")] = None,
+    resting_hr: Annotated[Optional[float], typer.Option("--resting-hr", min=25, max=120, help="Your resting HR, BPM.")] = None,
+    athlete: Annotated[Optional[str], typer.Option("--athlete", "-a", help="Whose personal model (default: the library's only athlete).")] = None,
+    cold: Annotated[bool, typer.Option("--cold", help="Ignore your history: predict for an average runner.")] = False,
+    library: Annotated[Optional[Path], typer.Option("--library", envvar="SUB3_LIBRARY", help="Library for run ids and your personal model.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Predict heart rate, one value per input sample, with mean HR and time in zones.
+    """Predict heart rate with its 80 % band, one value per input sample, plus time in zones.
 
-    Zones are % of --max-hr (default 190): Z1 50-60, Z2 60-70, Z3 70-80, Z4 80-90, Z5 90+.
+    Uses your personal model when your library has runs of yours with HR (see --athlete,
+    --cold). Zones are % of your max HR: Z1 50-60, Z2 60-70, Z3 70-80, Z4 80-90, Z5 90+.
 
     \b
     Examples:
       sub3 hr predict run.fit --plot hr.png
+      sub3 hr predict run.fit --observed-minutes 10 --plot forecast.png
       sub3 hr predict --course route.gpx --pace 4:15 --max-hr 185
       sub3 hr predict --course route.gpx --pace-plan plan.csv
       sub3 hr predict runs.parquet --out hr.parquet
     """
-    import numpy as np
-
     from sub3coach.hr.artifact import load_model
-    from sub3coach.hr.predict import course_workout, hr_summary, parse_pace, predict_many, predictions_frame, read_pace_plan
+    from sub3coach.hr.cli_personal import resolve_personal
 
     try:
-        if (input_ is None) == (course is None):
-            raise _fail("give either INPUT or --course ROUTE", 2)
-        if course is not None and (pace is None) == (pace_plan is None):
-            raise _fail("--course needs exactly one of --pace m:ss or --pace-plan FILE", 2)
-        if course is None and (pace or pace_plan):
-            raise _fail("--pace and --pace-plan only apply to --course", 2)
-        if out is not None and out.suffix.lower() not in (".csv", ".parquet"):
-            raise _fail("--out must end in .csv or .parquet", 2)
+        _check_predict_args(input_, course, pace, pace_plan, out)
         lm = load_model(model)
-        if course is not None:
-            from sub3coach.io.dispatch import read_course
+        workouts, label, stream = _predict_inputs(input_, course, pace, pace_plan, library)
+        ctx = resolve_personal(lm, library, athlete, cold=cold or stream, max_hr=max_hr, resting_hr=resting_hr,
+                               model_given=model is not None) if not (stream and model is None) else None
+        pairs = _run_predictions(lm, workouts, ctx, observed_minutes, label, max_hr)
+        frame = _write_predictions(pairs, out)
+        if plot is not None:
+            _plot_prediction(pairs, plot, label, ctx.zones_max_hr if ctx else max_hr, with_altitude=course is not None)
+    except Sub3Error as exc:
+        raise _fail(exc) from None
+    zones_max = (ctx.zones_max_hr if ctx else None) or max_hr
+    summaries = [_prediction_summary(w, pr, zones_max) for w, pr in pairs]
+    note = ctx.note if ctx else "cold start (batch)"
+    if observed_minutes is not None:
+        note += f"; in-run forecast from the measured HR of the first {observed_minutes:g} min"
+    result = {"input": label, "model": lm.name, "personal": note,
+              "n_workouts": len(pairs), "n_rows": int(len(frame)), "out": str(out) if out else None,
+              "plot": str(plot) if plot else None, "workouts": summaries if len(summaries) <= 50 else summaries[:50]}
+    if len(pairs) == 1:
+        w, pr = pairs[0]
+        result["samples"] = {"timestamp": [float(t) for t in pr.time_s], "hr_pred": _rounded(pr.hr_pred),
+                             "hr_lo": _rounded(pr.hr_lo), "hr_hi": _rounded(pr.hr_hi)}
+    if as_json:
+        _print_json(result)
+        return
+    console.print(result["personal"], highlight=False)
+    _print_summaries(summaries, zones_max)
+    if out:
+        console.print(f"wrote {len(frame):,} rows to {out}", highlight=False)
+    if plot:
+        console.print(f"plot written to {plot}", highlight=False)
 
-            paces = parse_pace(pace) if pace else read_pace_plan(pace_plan)  # type: ignore[arg-type]
-            workouts: Any = [course_workout(read_course(course), paces)]
-            label = f"{course} at {pace or pace_plan}"
-        else:
-            kind, obj = _load_input(input_, library)  # type: ignore[arg-type]
-            if kind == "stream":
-                from sub3coach.hr.data import iter_workouts
 
-                workouts = iter_workouts(obj, sport=None)
-            else:
-                workouts = [obj]
-            label = str(input_)
-        pairs = list(predict_many(lm, workouts))
-        if not pairs:
-            raise Sub3Error("nothing to predict: no workout with speed, distance or GPS", label)
-        frame = predictions_frame(pairs)
-        if out is not None:
+def _rounded(a: Any) -> list[float | None]:
+    import numpy as np
+
+    return [round(float(v), 1) if np.isfinite(v) else None for v in a]
+
+
+def _check_predict_args(input_: str | None, course: Path | None, pace: str | None, pace_plan: Path | None, out: Path | None) -> None:
+    if (input_ is None) == (course is None):
+        raise _fail("give either INPUT or --course ROUTE", 2)
+    if course is not None and (pace is None) == (pace_plan is None):
+        raise _fail("--course needs exactly one of --pace m:ss or --pace-plan FILE", 2)
+    if course is None and (pace or pace_plan):
+        raise _fail("--pace and --pace-plan only apply to --course", 2)
+    if out is not None and out.suffix.lower() not in (".csv", ".parquet"):
+        raise _fail("--out must end in .csv or .parquet", 2)
+
+
+def _predict_inputs(input_: str | None, course: Path | None, pace: str | None, pace_plan: Path | None,
+                    library: Path | None) -> tuple[Any, str, bool]:
+    """(workouts, label, is_a_stream_of_many_runners) for the predict command."""
+    from sub3coach.hr.predict import course_workout, parse_pace, read_pace_plan
+
+    if course is not None:
+        from sub3coach.io.dispatch import read_course
+
+        paces = parse_pace(pace) if pace else read_pace_plan(pace_plan)  # type: ignore[arg-type]
+        return [course_workout(read_course(course), paces)], f"{course} at {pace or pace_plan}", False
+    kind, obj = _load_input(input_, library)  # type: ignore[arg-type]
+    if kind == "stream":
+        from sub3coach.hr.data import iter_workouts
+
+        return iter_workouts(obj, sport=None), str(input_), True
+    return [obj], str(input_), False
+
+
+def _run_predictions(lm: Any, workouts: Any, ctx: Any, observed_minutes: float | None, label: str,
+                     max_hr: float | None) -> list[tuple[Any, Any]]:
+    from sub3coach.hr.predict import predict_full, predict_many
+
+    if ctx is None:  # a corpus: batched, cold start
+        if observed_minutes is not None:
+            raise _fail("--observed-minutes applies to one workout, not a corpus", 2)
+        pairs = list(predict_many(lm, workouts, stated={"max_hr_bpm": max_hr}))
+    else:
+        pairs = [(w, predict_full(lm, w, personal=ctx.personal, stated=ctx.stated, observed_minutes=observed_minutes))
+                 for w in workouts]
+    if not pairs:
+        raise Sub3Error("nothing to predict: no workout with speed, distance or GPS", label)
+    return pairs
+
+
+def _write_predictions(pairs: list[tuple[Any, Any]], out: Path | None) -> Any:
+    from sub3coach.hr.predict import predictions_frame
+
+    frame = predictions_frame(pairs)
+    if out is not None:
+        try:
             out.parent.mkdir(parents=True, exist_ok=True)
             if out.suffix.lower() == ".csv":
                 frame.to_csv(out, index=False)
             else:
                 frame.to_parquet(out, index=False)
-        if plot is not None:
-            if len(pairs) != 1:
-                raise _fail("--plot draws one workout; INPUT holds several (use --out)", 2)
-            from sub3coach import viz
+        except OSError as exc:
+            raise Sub3Error(f"cannot write ({exc.strerror or exc})", str(out)) from exc
+    return frame
 
-            w, hr = pairs[0]
-            viz.plot_hr(w.time_s, hr, plot, hr_true=w.hr_bpm if w.has("hr_bpm") else None,
-                        speed_mps=_speed_for_plot(w), title=f"Predicted heart rate - {Path(label).name}", zones_max_hr=max_hr or 190.0,
-                        altitude_m=w.altitude_m if course is not None and pace else None)
-    except Sub3Error as exc:
-        raise _fail(exc) from None
-    summaries = []
-    for w, hr in pairs:
-        s = hr_summary(w.time_s, hr, max_hr_bpm=max_hr)
-        s["workout_id"] = w.workout_id or w.content_id()
-        s["n_samples"] = int(len(w))
-        if w.has("hr_bpm"):
-            ok = np.isfinite(w.hr_bpm)  # type: ignore[arg-type]
-            s["recorded_mean_hr_bpm"] = float(np.mean(w.hr_bpm[ok]))  # type: ignore[index]
-        summaries.append(s)
-    result = {"input": label, "model": lm.name, "n_workouts": len(pairs), "n_rows": int(len(frame)),
-              "out": str(out) if out else None, "plot": str(plot) if plot else None,
-              "workouts": summaries if len(summaries) <= 50 else summaries[:50]}
-    if as_json:
-        _print_json(result)
-        return
-    _print_summaries(summaries, max_hr)
-    if out:
-        console.print(f"wrote {len(frame):,} rows to {out}", highlight=False)
-    if plot:
-        console.print(f"plot written to {plot}", highlight=False)
+
+def _plot_prediction(pairs: list[tuple[Any, Any]], plot: Path, label: str, zones_max_hr: float | None, *, with_altitude: bool) -> None:
+    if len(pairs) != 1:
+        raise _fail("--plot draws one workout; INPUT holds several (use --out)", 2)
+    from sub3coach import viz
+
+    w, pr = pairs[0]
+    title = f"Predicted heart rate ({pr.mode}) - {Path(label).name}"
+    try:
+        viz.plot_hr(w.time_s, pr.hr_pred, plot, hr_true=w.hr_bpm if w.has("hr_bpm") else None, speed_mps=_speed_for_plot(w),
+                    title=title, zones_max_hr=zones_max_hr or 190.0, altitude_m=w.altitude_m if with_altitude else None,
+                    hr_lo=pr.hr_lo, hr_hi=pr.hr_hi, observed_until_s=pr.observed_until_s)
+    except OSError as exc:
+        raise Sub3Error(f"cannot write the plot ({exc.strerror or exc})", str(plot)) from exc
+
+
+def _prediction_summary(w: Any, pr: Any, max_hr: float | None) -> dict[str, Any]:
+    import numpy as np
+
+    from sub3coach.hr.predict import hr_summary
+
+    s = hr_summary(w.time_s, pr.hr_pred, max_hr_bpm=max_hr)
+    s["workout_id"] = w.workout_id or w.content_id()
+    s["n_samples"] = int(len(w))
+    s["mode"] = pr.mode
+    ok = np.isfinite(pr.hr_lo) & np.isfinite(pr.hr_hi)
+    s["band80_mean_width_bpm"] = round(float(np.mean(pr.hr_hi[ok] - pr.hr_lo[ok])), 1) if ok.any() else None
+    if w.has("hr_bpm"):
+        okh = np.isfinite(w.hr_bpm)
+        s["recorded_mean_hr_bpm"] = float(np.mean(w.hr_bpm[okh])) if okh.any() else None
+        if pr.observed_until_s is not None:
+            after = okh & (w.time_s > pr.observed_until_s)
+            s["mae_after_observed_bpm"] = round(float(np.mean(np.abs(pr.hr_pred - w.hr_bpm)[after])), 2) if after.any() else None
+    return s
 
 
 def _speed_for_plot(w: Any) -> Any:
@@ -365,3 +499,6 @@ def info_cmd(model: ModelOpt = None, as_json: JsonOpt = False) -> None:
     if test:
         console.print(f"held-out runners: MAE {_fmt(test.get('mae_bpm'), 2)} BPM, RMSE {_fmt(test.get('rmse_bpm'), 2)} BPM, "
                       f"median workout MAE {_fmt(test.get('median_workout_mae_bpm'), 2)} BPM ({test.get('n_workouts')} workouts)", highlight=False)
+
+
+from sub3coach.hr import cli_personal as _cli_personal  # noqa: E402,F401  (registers personalize and pace)

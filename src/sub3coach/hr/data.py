@@ -150,11 +150,14 @@ def prepare_all(
     *,
     need_hr: bool = True,
     min_valid_steps: int = MIN_VALID_STEPS,
+    keep_samples: bool = False,
 ) -> PreparedSet:
     """Featurise workouts, skipping (and counting) those that cannot be used.
 
     With ``need_hr`` a workout is kept only when it has at least ``min_valid_steps`` grid
-    steps with a sane HR (sensor sanity only; HR never filters anything else)."""
+    steps with a sane HR (sensor sanity only; HR never filters anything else). ``keep_samples``
+    keeps each recording's own sample times and HR for per-sample scoring (see
+    :func:`sub3coach.features.prepare`)."""
     out = PreparedSet()
 
     def skip(reason: str) -> None:
@@ -171,7 +174,7 @@ def prepare_all(
             skip("no heart rate")
             continue
         try:
-            p = prepare(w, spec)
+            p = prepare(w, spec, keep_samples=keep_samples)
         except MissingChannel:
             skip("no speed, distance or GPS")
             continue

@@ -16,7 +16,9 @@ import io
 import logging
 import os
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -26,6 +28,9 @@ from sub3coach.errors import MissingChannel, Sub3Error
 from sub3coach.features import Normaliser, Prepared, prepare
 from sub3coach.hr.artifact import LoadedModel
 from sub3coach.workout import Workout
+
+if TYPE_CHECKING:
+    from sub3coach.hr.personal import Personal
 
 log = logging.getLogger(__name__)
 
@@ -115,27 +120,101 @@ def to_sample_times(grid_t: np.ndarray, grid_hr: np.ndarray, time_s: np.ndarray)
     return np.interp(time_s, grid_t, grid_hr)
 
 
+@dataclass
+class HRPrediction:
+    """A predicted HR curve with its 80 % band, at the workout's own sample times.
+
+    Attributes:
+        time_s: unix s (the input's sample times); hr_pred / hr_lo / hr_hi: BPM;
+        mode: ``cold``, ``personal`` or ``in-run``; observed_until_s: unix s up to which
+        measured HR was assimilated (in-run), else None.
+    """
+
+    time_s: np.ndarray
+    hr_pred: np.ndarray
+    hr_lo: np.ndarray
+    hr_hi: np.ndarray
+    mode: str
+    observed_until_s: float | None = None
+
+
+def _cut_hr(workout: Workout, minutes: float) -> Workout:
+    """A copy whose HR after the first ``minutes`` is unknown (so it cannot leak)."""
+    if workout.hr_bpm is None or len(workout) == 0:
+        raise MissingChannel("hr_bpm", workout.source or workout.workout_id)
+    t = np.asarray(workout.time_s, dtype=np.float64)
+    keep = (t - np.nanmin(t)) <= minutes * 60.0
+    hr = np.where(keep, workout.hr_bpm, np.nan)
+    if not np.isfinite(hr).any():
+        raise MissingChannel("hr_bpm", workout.source or workout.workout_id)
+    return workout.replace(hr_bpm=hr)
+
+
+def predict_full(lm: LoadedModel, workout: Workout, *, personal: "Personal | None" = None,
+                 stated: dict[str, float | None] | None = None, observed_minutes: float | None = None) -> HRPrediction:
+    """HR with its 80 % band at each of ``workout``'s sample times, in the richest mode possible.
+
+    Args:
+        personal: a runner's fitted parameters (default: the artifact's own, if personalised).
+        stated: what the runner states (``max_hr_bpm``, ``resting_hr_bpm``) for a cold start.
+        observed_minutes: assimilate the workout's measured HR of its first minutes (in-run);
+            HR after them is never read.
+
+    Raises:
+        MissingChannel: no speed/distance/GPS, or (in-run) no HR in the observed minutes.
+    """
+    if observed_minutes is not None:
+        workout = _cut_hr(workout, observed_minutes)
+    p = prepare(workout, lm.spec)
+    (g,) = predict_prepared(lm, [p])
+    return _finish(lm, workout, p, g, personal=personal, stated=stated, observed_minutes=observed_minutes)
+
+
+def _finish(lm: LoadedModel, workout: Workout, p: Prepared, grid_bpm: np.ndarray, *, personal: "Personal | None" = None,
+            stated: dict[str, float | None] | None = None, observed_minutes: float | None = None) -> HRPrediction:
+    """Personal head (+ in-run filter) and band on the network's grid prediction, at sample times."""
+    from sub3coach.hr import modes as M
+    from sub3coach.hr import personal as P
+
+    head = lm.head or P.default_head()
+    pers = personal or lm.personal or P.cold(head, stated)
+    mode = "personal" if pers.n_runs > 0 else "cold"
+    mean, sd = P.predict_head(head, pers, p.time_s, grid_bpm)
+    until = None
+    if observed_minutes is not None:
+        if p.hr_bpm is None or not np.isfinite(p.hr_bpm).any():
+            raise MissingChannel("hr_bpm", workout.source or workout.workout_id)
+        ir = M.in_run(head, p, mean, sd, observed_minutes)
+        mean, sd, mode = ir.mean, ir.sd, "in-run"
+        until = float(p.time_s[0]) + observed_minutes * 60.0 if len(p.time_s) else None
+    lo, hi = P.band(head, mode, mean, sd)
+    t = workout.time_s
+    clip = lambda a: np.clip(to_sample_times(p.time_s, a, t), *HR_RANGE_BPM)  # noqa: E731
+    return HRPrediction(time_s=np.asarray(t, dtype=np.float64), hr_pred=clip(mean), hr_lo=clip(lo), hr_hi=clip(hi),
+                        mode=mode, observed_until_s=until)
+
+
 def predict_workout(lm: LoadedModel, workout: Workout) -> np.ndarray:
-    """Predicted HR (BPM) at each of ``workout``'s own sample times.
+    """Predicted HR (BPM) at each of ``workout``'s own sample times (cold start, or the
+    artifact's runner when it is personalised; :func:`predict_full` gives the band too).
 
     Raises:
         MissingChannel: the workout has no speed, distance or GPS.
     """
-    p = prepare(workout, lm.spec)
-    (g,) = predict_prepared(lm, [p])
-    return to_sample_times(p.time_s, g, workout.time_s)
+    return predict_full(lm, workout).hr_pred
 
 
-def predict_many(lm: LoadedModel, workouts: Iterable[Workout], *, chunk: int = 256) -> Iterator[tuple[Workout, np.ndarray]]:
-    """Predict a stream of workouts, ``chunk`` at a time (batched inference).
+def predict_many(lm: LoadedModel, workouts: Iterable[Workout], *, chunk: int = 256,
+                 stated: dict[str, float | None] | None = None) -> Iterator[tuple[Workout, HRPrediction]]:
+    """Predict a stream of workouts, ``chunk`` at a time (batched inference), each with its band.
 
     Workouts that cannot be featurised (no speed/distance/GPS) are logged and skipped."""
     buf: list[tuple[Workout, Prepared]] = []
 
-    def flush() -> Iterator[tuple[Workout, np.ndarray]]:
+    def flush() -> Iterator[tuple[Workout, HRPrediction]]:
         preds = predict_prepared(lm, [p for _, p in buf])
         for (w, p), g in zip(buf, preds):
-            yield w, to_sample_times(p.time_s, g, w.time_s)
+            yield w, _finish(lm, w, p, g, stated=stated)
         buf.clear()
 
     for w in workouts:
@@ -152,16 +231,20 @@ def predict_many(lm: LoadedModel, workouts: Iterable[Workout], *, chunk: int = 2
         yield from flush()
 
 
-def predictions_frame(pairs: Iterable[tuple[Workout, np.ndarray]]) -> "object":
-    """One row per input sample: ``workout_id``, ``timestamp`` (unix s), ``hr_pred`` (BPM)."""
+def predictions_frame(pairs: Iterable[tuple[Workout, HRPrediction]]) -> "object":
+    """One row per input sample: ``workout_id``, ``timestamp`` (unix s), ``hr_pred``, ``hr_lo``,
+    ``hr_hi`` (BPM; the 80 % band)."""
     import pandas as pd
 
     frames = []
-    for w, hr in pairs:
+    for w, pr in pairs:
         wid = w.workout_id or w.content_id()
-        frames.append(pd.DataFrame({"workout_id": wid, "timestamp": w.time_s, "hr_pred": hr.astype(np.float32)}))
+        frames.append(pd.DataFrame({"workout_id": wid, "timestamp": w.time_s, "hr_pred": pr.hr_pred.astype(np.float32),
+                                    "hr_lo": pr.hr_lo.astype(np.float32), "hr_hi": pr.hr_hi.astype(np.float32)}))
     if not frames:
-        return pd.DataFrame({"workout_id": pd.Series(dtype=str), "timestamp": pd.Series(dtype=float), "hr_pred": pd.Series(dtype=np.float32)})
+        cols = {"workout_id": pd.Series(dtype=str), "timestamp": pd.Series(dtype=float)}
+        cols.update({c: pd.Series(dtype=np.float32) for c in ("hr_pred", "hr_lo", "hr_hi")})
+        return pd.DataFrame(cols)
     return pd.concat(frames, ignore_index=True)
 
 

@@ -64,6 +64,10 @@ class TrainConfig:
         max_windows_per_epoch: subsample windows each epoch (None: all).
         seed: fixes the split, initialisation and shuffling. device: None = GPU when present.
         threads: CPU threads for torch.
+        center_runners: train on each runner's HR shifted to the population mean (their own
+        level, which speed cannot tell, is left to the personal head).
+        personal_head: after training, fit the personal head (prior on the training runners,
+        selection and band calibration on the validation runners; :mod:`sub3coach.hr.headfit`).
     """
 
     arch: str = "hrnet"
@@ -85,6 +89,8 @@ class TrainConfig:
     seed: int = 0
     device: str | None = None
     threads: int = 1
+    personal_head: bool = True
+    center_runners: bool = False
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHITECTURES:
@@ -153,6 +159,20 @@ def make_windows(lengths: Sequence[int], window: int, burn_in: int) -> list[_Win
     return out
 
 
+def runner_centred(items: Sequence[Prepared], ys: list[np.ndarray], ms: list[np.ndarray]) -> list[np.ndarray]:
+    """Targets with each runner's mean HR moved to the mean over all runners (BPM)."""
+    from sub3coach.hr.data import runner_id
+
+    sums: dict[str, list[float]] = {}
+    for p, y, m in zip(items, ys, ms):
+        acc = sums.setdefault(runner_id(p.user_id, p.workout_id), [0.0, 0.0])
+        acc[0] += float(y[m].sum())
+        acc[1] += float(m.sum())
+    means = {u: a / max(n, 1.0) for u, (a, n) in sums.items()}
+    overall = float(np.mean([v for u, v in means.items() if sums[u][1] > 0])) if means else 0.0
+    return [(y + (overall - means[runner_id(p.user_id, p.workout_id)])).astype(np.float32) for p, y in zip(items, ys)]
+
+
 def masked_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, scale: float) -> torch.Tensor:
     """Mean squared error over ``mask`` of ``(pred - target) / scale``; all (B, T)."""
     d = torch.where(mask, (pred - target) / scale, torch.zeros_like(pred))  # (B, T)
@@ -189,6 +209,7 @@ class HRModel:
         self.history: list[dict[str, Any]] = []
         self.best_epoch: int | None = None
         self.data_summary: dict[str, Any] = {}
+        self.head: Any = None
 
     # ----- public ----------------------------------------------------------------------
     def fit(
@@ -239,6 +260,8 @@ class HRModel:
         xs = [self.normaliser.transform(p.x) for p in train]
         ys = [np.nan_to_num(p.hr_bpm, nan=0.0).astype(np.float32) if p.hr_bpm is not None else np.zeros(len(p.time_s), np.float32) for p in train]
         ms = [p.mask for p in train]
+        if cfg.center_runners:
+            ys = runner_centred(train, ys, ms)
         vx = [self.normaliser.transform(p.x) for p in val]
         hr_all = np.concatenate([p.hr_bpm[p.mask] for p in train if p.hr_bpm is not None])
         if hr_all.size == 0:
@@ -267,17 +290,32 @@ class HRModel:
             self.history.append(rec)
             if callback:
                 callback("epoch", rec)
+            self._fit_head(xs, train, vx, val, callback)
             return self
         self._fit_sgd(xs, ys, ms, vx, val, device, checkpoint_dir, resume, callback)
         self.module.to("cpu").eval()
+        self._fit_head(xs, train, vx, val, callback)
         return self
+
+    def _fit_head(self, xs: list[np.ndarray], train: Sequence[Prepared], vx: list[np.ndarray], val: Sequence[Prepared],
+                  callback: Callback | None) -> None:
+        """Fit the personal head on the trained network's predictions (see :mod:`sub3coach.hr.headfit`)."""
+        if not self.config.personal_head:
+            return
+        from sub3coach.hr.headfit import build_head
+
+        if callback:
+            callback("head", {})
+        assert self.module is not None
+        self.head = build_head(predict_arrays(self.module, xs), train, predict_arrays(self.module, vx) if val else [], val)
 
     def to_loaded(self) -> LoadedModel:
         """The fitted model as a :class:`LoadedModel` (what :func:`load_model` returns)."""
         if self.module is None or self.normaliser is None:
             raise ModelError("model is not fitted")
         return LoadedModel(module=self.module.eval(), arch=self.config.arch, spec=self.spec, normaliser=self.normaliser,
-                           meta={"name": self.config.arch, "history": self.history, "config": self.module.cfg.to_dict()})  # type: ignore[union-attr]
+                           meta={"name": self.config.arch, "history": self.history, "config": self.module.cfg.to_dict()},  # type: ignore[union-attr]
+                           head=self.head)
 
     def predict(self, workout: Workout) -> np.ndarray:
         """Predicted HR (BPM) at each of ``workout``'s sample times."""
@@ -289,7 +327,7 @@ class HRModel:
         """Write the self-describing artifact (see :mod:`sub3coach.hr.artifact`)."""
         lm = self.to_loaded()
         meta.setdefault("name", self.config.arch)
-        return save_model(path, lm.module, self.config.arch, self.spec, lm.normaliser, train_config=self.config.to_dict(),
+        return save_model(path, lm.module, self.config.arch, self.spec, lm.normaliser, head=self.head, train_config=self.config.to_dict(),
                           history=self.history, best_epoch=self.best_epoch, **{"data": self.data_summary, **meta})
 
     # ----- internals -------------------------------------------------------------------
