@@ -91,6 +91,10 @@ def import_cmd(
                 _print_import(report, as_json)
                 raise typer.Exit(130)
     _print_import(report, as_json)
+    if report.imported and not as_json:
+        names = sorted(lib.athletes_added)
+        who = ", ".join(names) if len(names) <= 5 else f"{len(names)} athletes ({', '.join(names[:3])}, ...)"
+        console.print(f"athlete: {who} (see: sub3 athletes)", highlight=False)
     nothing_done = report.imported == 0 and report.duplicates == 0 and bool(report.skipped)
     if report.failed or (nothing_done and len(jobs) == 1):
         if not as_json:
@@ -169,7 +173,7 @@ def _sport_option(value: str | None) -> str | None:
 #: ``sub3 runs`` columns: (header, justify, min width, priority; lower is kept longer when narrow).
 _RUN_COLUMNS: tuple[tuple[str, str, int, int], ...] = (
     ("id", "left", 9, 0), ("start (UTC)", "left", 16, 0), ("sport", "left", 5, 4), ("km", "right", 6, 1),
-    ("time", "right", 7, 2), ("pace", "right", 7, 1), ("avg HR", "right", 6, 3), ("gain m", "right", 6, 5),
+    ("time", "right", 7, 2), ("min/km", "right", 7, 1), ("avg HR", "right", 6, 3), ("gain m", "right", 6, 5),
     ("athlete", "left", 8, 3), ("name", "left", 10, 6), ("source", "left", 10, 7),
 )
 
@@ -180,7 +184,7 @@ def _run_cells(r: dict[str, Any], wide: bool) -> dict[str, str]:
         "id": (r["id"] if wide else r["id"][:8]) + ("*" if r["summary_only"] else ""),
         "start (UTC)": r["start_time"][:16].replace("T", " "), "sport": r["sport"],
         "km": _num(r["distance_m"] / 1000 if r["distance_m"] else None, "{:.2f}"),
-        "time": format_duration(r["moving_time_s"] or r["duration_s"]), "pace": format_pace(r["avg_pace_s_per_km"]).removesuffix("/km"),
+        "time": format_duration(r["moving_time_s"] or r["duration_s"]), "min/km": format_pace(r["avg_pace_s_per_km"]).removesuffix("/km"),
         "avg HR": _num(r["avg_hr_bpm"]), "gain m": _num(r["elevation_gain_m"]), "athlete": str(r.get("athlete") or "-"),
         "name": str(name), "source": str(r["source"]) if wide else Path(str(r["source"])).name,
     }

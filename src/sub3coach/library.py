@@ -193,6 +193,8 @@ class Library:
         self.keep_open = keep_open
         #: athlete of every run added from now on (``sub3 import --athlete``); None: see module doc
         self.import_athlete: str | None = None
+        #: athletes of the runs this object added (committed or not)
+        self.athletes_added: set[str] = set()
         self._fallback_athlete: str | None = None
         self._in_batch = False
         self._con: Any = None
@@ -536,6 +538,7 @@ class Library:
         ]
         assert self._in_batch, "writes happen inside a transaction"
         self._buf_runs.append(values)
+        self.athletes_added.add(athlete)
 
     def _insert_samples(self, run_id: str, w: Workout) -> None:
         assert self._in_batch, "writes happen inside a transaction"
