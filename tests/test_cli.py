@@ -275,3 +275,14 @@ def test_readers_and_a_second_import_run_while_an_import_writes(tmp_path: Path) 
     assert sum(rep["imported"] for rep in reports) == n_files  # each run stored once, by one of them
     assert all(rep["imported"] + rep["duplicates"] == n_files and not rep["failed"] for rep in reports)
     assert len(json.loads(sub3("runs", "--json", "--library", lib).stdout)) == n_files
+
+
+def test_run_columns_are_dropped_by_priority() -> None:
+    from sub3coach.cli import _pick_columns
+
+    heads = lambda width, athlete=False: [c[0] for c in _pick_columns(width, False, athlete)]  # noqa: E731
+    assert heads(200)[-2:] == ["name", "source"] and "athlete" not in heads(200)
+    assert heads(80) == ["id", "start (UTC)", "sport", "km", "time", "min/km", "avg HR", "gain m"]
+    assert heads(80, True) == ["id", "start (UTC)", "sport", "km", "time", "min/km", "avg HR", "athlete"]
+    assert heads(40)[:2] == ["id", "start (UTC)"] and sum(c[2] + 2 for c in _pick_columns(40, False, False)) <= 40
+    assert len(_pick_columns(10, True, True)) == 11  # --wide keeps everything
