@@ -215,6 +215,10 @@ def test_cli_athletes_import_list_set_show_and_clear_errors(tmp_path: Path) -> N
     prof = json.loads(r.stdout)
     assert prof["max_hr_bpm"] == {"value": 188.0, "source": "stated", "method": "stated by the athlete"}
     assert prof["threshold_pace_s_per_km"]["source"] == "estimated" and prof["birth_year"]["value"] == 1985
+    r = sub3("show", "latest", "-a", "bob", "--plot", str(tmp_path / "bob.svg"), "--library", lib)
+    assert r.returncode == 0 and "<!-- zones: % of max HR 188 (stated) -->" in (tmp_path / "bob.svg").read_text()
+    r = sub3("show", "latest", "-a", "alice", "--plot", str(tmp_path / "alice.svg"), "--library", lib)
+    assert r.returncode == 0 and "(estimated) -->" in (tmp_path / "alice.svg").read_text()  # from her recorded HR
     r = sub3("athletes", "show", "bob", "--library", lib)
     assert "stated" in r.stdout and "estimated" in r.stdout and "threshold pace" in r.stdout
     r = sub3("athletes", "set", "bob", "--gender", "robot", "--library", lib)

@@ -258,6 +258,15 @@ def _pick_run(lib: Any, run_id: str, athlete: str | None) -> tuple[dict[str, Any
     return row, f"latest recorded run of {name}: {row['start_time'][:16].replace('T', ' ')} UTC"
 
 
+def _zones_max_hr(lib: Any, row: dict[str, Any]) -> Any:
+    """The max HR for a plot's zones: the run's athlete's (stated, estimated, else the default)."""
+    from sub3coach.athletes import DEFAULT_MAX_HR_BPM, ProfileValue, max_hr
+
+    if not row.get("athlete"):
+        return ProfileValue(DEFAULT_MAX_HR_BPM, "default", "no athlete")
+    return max_hr(lib, row["athlete"])
+
+
 @app.command("show")
 def show_cmd(
     run_id: Annotated[str, typer.Argument(help="Run id, a unique prefix of at least 4 characters, or 'latest' (the latest recorded run).")],
@@ -274,15 +283,16 @@ def show_cmd(
     with open_library(library, read_only=True) as lib:
         row, note = _pick_run(lib, run_id, athlete)
         workout = None if row["summary_only"] else lib.get_workout(row["id"])
-        max_hr = lib.athlete_stated(row["athlete"])["max_hr_bpm"] if row.get("athlete") else None
+        zones = _zones_max_hr(lib, row) if plot is not None and workout is not None else None
     if plot is not None:
         if workout is None:
             raise Sub3Error(f"run {row['id'][:8]} ({row['start_time'][:10]}) is summary-only, from a training-history file: "
                             "nothing to plot (import the recording)")
-        from sub3coach.athletes import DEFAULT_MAX_HR_BPM
         from sub3coach.viz import plot_workout
 
-        plot_workout(workout, plot, zones_max_hr=max_hr or DEFAULT_MAX_HR_BPM, zones_assumed=max_hr is None)
+        assert zones is not None
+        plot_workout(workout, plot, zones_max_hr=float(zones.value), zones_assumed=zones.source == "default",  # type: ignore[arg-type]
+                     zones_note=None if zones.source == "default" else zones.source)
     if as_json:
         typer.echo(json.dumps(row, indent=2, default=str))
         return
