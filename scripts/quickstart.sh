@@ -39,7 +39,7 @@ sub3 example out/example-run.gpx --minutes 45 --pace 5:00
 sub3 import out/example-run.gpx
 sub3 runs
 sub3 show latest --plot out/example-run.png
-step "heart rate (bundled model): the recorded run, a planned 10 km route at 5:00/km"
+step "heart rate (bundled model): the run, and a 10 km route at 5:00/km"
 sub3 hr predict out/example-run.gpx --plot out/example-hr.png
 sub3 example out/example-route.gpx --course-km 10
 sub3 hr predict --course out/example-route.gpx --pace 5:00 --plot out/route-hr.png

@@ -215,9 +215,31 @@ def test_cli_athletes_import_list_set_show_and_clear_errors(tmp_path: Path) -> N
     prof = json.loads(r.stdout)
     assert prof["max_hr_bpm"] == {"value": 188.0, "source": "stated", "method": "stated by the athlete"}
     assert prof["threshold_pace_s_per_km"]["source"] == "estimated" and prof["birth_year"]["value"] == 1985
+    r = sub3("show", "latest", "-a", "bob", "--plot", str(tmp_path / "bob.svg"), "--library", lib)
+    assert r.returncode == 0 and "<!-- zones: % of max HR 188 (stated) -->" in (tmp_path / "bob.svg").read_text()
+    r = sub3("show", "latest", "-a", "alice", "--plot", str(tmp_path / "alice.svg"), "--library", lib)
+    assert r.returncode == 0 and "(estimated) -->" in (tmp_path / "alice.svg").read_text()  # from her recorded HR
     r = sub3("athletes", "show", "bob", "--library", lib)
     assert "stated" in r.stdout and "estimated" in r.stdout and "threshold pace" in r.stdout
     r = sub3("athletes", "set", "bob", "--gender", "robot", "--library", lib)
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "female" in r.stderr
     r = sub3("import", str(tmp_path / "alice.gpx"), "--athlete", "  ", "--library", lib)
     assert r.returncode == 2 and "athlete name" in r.stderr
+
+
+def test_cli_runner_set_then_show_in_process(tmp_path: Path) -> None:
+    """The same commands in-process (Typer's CliRunner): stating values, then the profile."""
+    from typer.testing import CliRunner
+
+    from sub3coach.cli import app
+
+    lib = str(tmp_path / "lib.duckdb")
+    runner = CliRunner()
+    r = runner.invoke(app, ["athletes", "set", "zoe", "--max-hr", "191", "--birth-year", "1990", "--library", lib, "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["max_hr_bpm"] == 191
+    r = runner.invoke(app, ["athletes", "show", "--library", lib, "--json"])  # the only athlete, no runs yet
+    prof = json.loads(r.stdout)
+    assert prof["name"] == "zoe" and prof["runs"]["runs"] == 0 and prof["threshold_hr_bpm"]["value"] is None
+    r = runner.invoke(app, ["athletes", "set", "zoe", "--max-hr", "90", "--library", lib])
+    assert r.exit_code == 2

@@ -176,3 +176,113 @@ def test_example_history_then_import_then_plan_next(tmp_path: Path) -> None:
     assert w["expected_hr_bpm"] is not None and 100 < w["expected_hr_bpm"] < 200
     r = sub3("example", str(tmp_path / "x.txt"))
     assert r.returncode == 2 and ".csv" in r.stderr
+
+
+def test_runs_fits_80_columns_and_wide_shows_everything(tmp_path: Path) -> None:
+    lib = str(tmp_path / "lib.duckdb")
+    d = tmp_path / "a-rather-long-folder-name-as-people-have" / "Garmin Connect exports 2024"
+    d.mkdir(parents=True)
+    for k in range(3):
+        w = synthetic_run(duration_s=1200, seed=k)
+        w.name = "Morning run along the river with a long name"
+        (d / f"activity_{k:012d}_exported_from_connect.gpx").write_bytes(write_gpx(w.replace(time_s=w.time_s + k * 86400)))
+    assert sub3("import", str(d), "--library", lib).returncode == 0
+    r = sub3("runs", "--library", lib, env={"COLUMNS": "80"})
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert max(len(x) for x in lines) <= 80, r.stdout
+    body = [x for x in lines if x.strip()[:1].isalnum() and "workouts" not in x][1:]  # rows under the header
+    assert len(body) == 3 and all(x.split()[1].count("-") == 2 and x.split()[2].count(":") == 1 for x in body), r.stdout
+    assert all("…" not in x.split()[0] for x in body)  # ids and dates whole, not elided
+    rows = json.loads(sub3("runs", "--json", "--library", lib).stdout)
+    r = sub3("runs", "--wide", "--library", lib, env={"COLUMNS": "80"})
+    assert rows[0]["id"] in r.stdout and "source" in r.stdout and str(d) in r.stdout
+    r = sub3("runs", "--library", lib, env={"COLUMNS": "200"})
+    assert "Morning run along the river" in r.stdout
+
+
+def test_unknown_sport_is_refused_with_the_valid_values(tmp_path: Path) -> None:
+    lib = str(tmp_path / "lib.duckdb")
+    gpx = tmp_path / "run.gpx"
+    gpx.write_bytes(write_gpx(synthetic_run(duration_s=900, seed=9)))
+    assert sub3("import", str(gpx), "--library", lib).returncode == 0
+    r = sub3("runs", "--sport", "unicorn", "--library", lib)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+    assert "'unicorn' is not a sport" in r.stderr and "run, bike, walk, hike, swim, ski" in r.stderr
+    assert sub3("runs", "--sport", "other", "--library", lib).returncode == 0
+
+
+def test_a_batch_with_several_failures_names_them_all_on_one_line(tmp_path: Path) -> None:
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "a.fit").write_bytes(b"")
+    (d / "b.gpx").write_text('<?xml version="1.0"?><gpx version="1.1" creator="x"><trk><trkseg><trkpt lat="1" lon="2"/></trkseg></trk></gpx>')
+    (d / "c.fit").write_bytes(make_fit_activity(None, n=600)[:-300])
+    (d / "ok.gpx").write_bytes(write_gpx(synthetic_run(duration_s=900, seed=1)))
+    r = sub3("import", str(d), "--library", str(tmp_path / "lib.duckdb"))
+    assert r.returncode == 1
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.startswith("sub3: error: 3 inputs failed: ") and all(n in last for n in ("a.fit", "b.gpx", "c.fit")), r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_show_latest_means_the_latest_recorded_run(tmp_path: Path) -> None:
+    """The quickstart's order: a recording, then a newer training log; `show latest --plot` plots the recording."""
+    lib = str(tmp_path / "lib.duckdb")
+    gpx = tmp_path / "run.gpx"
+    gpx.write_bytes(write_gpx(synthetic_run(duration_s=900, seed=9)))
+    assert sub3("import", str(gpx), "--library", lib).returncode == 0
+    log = tmp_path / "history.csv"
+    assert sub3("example", str(log), "--weeks", "4").returncode == 0
+    assert sub3("import", str(log), "--library", lib).returncode == 0
+    for _ in range(2):
+        r = sub3("show", "latest", "--library", lib, "--plot", str(tmp_path / "latest.png"))
+        assert r.returncode == 0, r.stderr
+        assert r.stderr.startswith("latest recorded run of me: ") and "Synthetic run" in r.stdout
+    r = sub3("show", "latest", "--library", lib, "--json")
+    assert json.loads(r.stdout)["source"].endswith("run.gpx")
+
+
+@pytest.mark.slow
+def test_readers_and_a_second_import_run_while_an_import_writes(tmp_path: Path) -> None:
+    """Many readers, one writer: `sub3 runs` and another import of the same folder during an
+    import all succeed, without DuckDB's lock message; the library ends with each run once."""
+    d = tmp_path / "many"
+    d.mkdir()
+    n_files = 160
+    for k in range(n_files):
+        w = synthetic_run(duration_s=900, seed=k)
+        (d / f"run{k:03d}.gpx").write_bytes(write_gpx(w.replace(time_s=w.time_s + k * 86400)))
+    lib = str(tmp_path / "lib.duckdb")
+    cmd = [sys.executable, "-m", "sub3coach.cli", "import", str(d), "--library", lib, "--workers", "1", "--json"]
+    first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    second = None
+    counts: list[int] = []
+    while first.poll() is None or not counts:
+        r = sub3("runs", "--json", "--library", lib)
+        if r.returncode == 1 and "does not exist yet" in r.stderr:
+            continue  # the import has not created the file yet
+        assert r.returncode == 0 and "lock" not in r.stderr.lower() and "IO Error" not in r.stderr, r.stderr
+        counts.append(len(json.loads(r.stdout)))
+        if second is None:
+            second = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    outs = [p.communicate(timeout=120) for p in (first, second) if p is not None]
+    for (out, err), p in zip(outs, (first, second)):
+        assert p is not None and p.returncode == 0, err
+        assert "lock" not in err.lower() and "Traceback" not in err
+    reports = [json.loads(out) for out, _ in outs]
+    assert counts == sorted(counts) and len(counts) >= 2
+    assert sum(rep["imported"] for rep in reports) == n_files  # each run stored once, by one of them
+    assert all(rep["imported"] + rep["duplicates"] == n_files and not rep["failed"] for rep in reports)
+    assert len(json.loads(sub3("runs", "--json", "--library", lib).stdout)) == n_files
+
+
+def test_run_columns_are_dropped_by_priority() -> None:
+    from sub3coach.cli import _pick_columns
+
+    heads = lambda width, athlete=False: [c[0] for c in _pick_columns(width, False, athlete)]  # noqa: E731
+    assert heads(200)[-2:] == ["name", "source"] and "athlete" not in heads(200)
+    assert heads(80) == ["id", "start (UTC)", "sport", "km", "time", "min/km", "avg HR", "gain m"]
+    assert heads(80, True) == ["id", "start (UTC)", "sport", "km", "time", "min/km", "avg HR", "athlete"]
+    assert heads(40)[:2] == ["id", "start (UTC)"] and sum(c[2] + 2 for c in _pick_columns(40, False, False)) <= 40
+    assert len(_pick_columns(10, True, True)) == 11  # --wide keeps everything

@@ -129,3 +129,108 @@ def test_many_reads_and_writes_on_one_connection_in_a_batch(tmp_path: Path) -> N
         for _ in range(3):  # the batch ends on a duplicate found by id, then flushes its rows
             assert lib.add_summary(s).status == "duplicate"
     assert lib.known_file("0" * 64) is None and lib.count() == 2
+
+
+# ----- one writer, many readers (real processes) ---------------------------------------------
+_HOLD = """
+import sys, time
+from sub3coach.library import Library
+lib = Library(sys.argv[1])
+lib.count()
+print("holding", flush=True)
+time.sleep(float(sys.argv[2]))
+lib.close()
+"""
+
+
+def _hold_write_lock(path: Path, seconds: float) -> "subprocess.Popen[str]":
+    """Another process that opens the library read-write and keeps it for ``seconds``."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", _HOLD, str(path), str(seconds)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "holding"
+    return proc
+
+
+def _sub3(*args: str, **env: str) -> "subprocess.CompletedProcess[str]":
+    import os
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "sub3coach.cli", *args], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, **env})
+
+
+def test_a_reader_waits_for_a_writer_then_reads(tmp_path: Path) -> None:
+    p = tmp_path / "lib.duckdb"
+    with Library(p) as lib:
+        lib.add_workout(_run())
+    holder = _hold_write_lock(p, 5.0)  # longer than a loaded machine takes to start the reader
+    r = _sub3("runs", "--json", "--library", str(p), SUB3_BUSY_TIMEOUT="30")
+    holder.wait(timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert len(__import__("json").loads(r.stdout)) == 1
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("sub3: warning: library busy") and "retrying" in lines[0], r.stderr
+    assert "Conflicting lock" not in r.stderr and "IO Error" not in r.stderr
+
+
+def test_a_reader_gives_up_with_one_line_after_the_timeout(tmp_path: Path) -> None:
+    p = tmp_path / "lib.duckdb"
+    Library(p).close()
+    holder = _hold_write_lock(p, 20.0)
+    try:
+        r = _sub3("show", "latest", "--library", str(p), SUB3_BUSY_TIMEOUT="2")
+    finally:
+        holder.kill()
+        holder.wait()
+    assert r.returncode == 1
+    err = r.stderr.strip().splitlines()
+    assert err[0].startswith("sub3: warning: library busy")
+    assert err[-1].startswith(f"sub3: error: {p}: library busy: process {holder.pid}") and "SUB3_BUSY_TIMEOUT" in err[-1]
+    assert "Conflicting lock" not in r.stderr and "Traceback" not in r.stderr and len(err) == 2
+
+
+def test_keep_open_false_releases_the_file_between_batches(tmp_path: Path) -> None:
+    import duckdb
+
+    p = tmp_path / "lib.duckdb"
+    lib = Library(p, keep_open=False)
+    assert lib.known_file("0" * 64) is None
+    with lib.batch():
+        lib.add_workout(_run())
+        lib.record_file("a" * 64, "x.gpx", 1)
+    assert lib.known_file("a" * 64) == 1
+    holder = _hold_write_lock(p, 0.1)  # another process could open it read-write: nothing held here
+    holder.wait(timeout=30)
+    con = duckdb.connect(str(p), read_only=True)
+    assert con.execute("select count(*) from runs").fetchone() == (1,)
+    con.close()
+    with pytest.raises(KeyboardInterrupt):  # a rolled-back batch releases the file too
+        with lib.batch():
+            lib.add_workout(_run(start=1.8e9))
+            raise KeyboardInterrupt
+    assert lib._con is None and lib.count() == 1
+    lib.close()
+
+
+def test_files_that_are_not_sub3_libraries(tmp_path: Path) -> None:
+    import duckdb
+
+    foreign = tmp_path / "other.duckdb"
+    con = duckdb.connect(str(foreign))
+    con.execute("create table sales (x int)")
+    con.close()
+    junk = tmp_path / "junk.duckdb"
+    junk.write_bytes(b"not a database at all" * 100)
+    for path, msg in ((foreign, "without sub3's tables"), (junk, "not a DuckDB file")):
+        for ro in (True, False):
+            with pytest.raises(Sub3Error, match=msg):
+                Library(path, read_only=ro)
+    con = duckdb.connect(str(foreign), read_only=True)  # left untouched
+    assert [r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()] == ["sales"]
+    con.close()
+    for args in (("show", "latest"), ("plan", "next"), ("runs",), ("athletes",)):
+        r = _sub3(*args, "--library", str(foreign))
+        assert r.returncode == 1 and r.stderr.strip() == f"sub3: error: {foreign}: not a sub3 library (a DuckDB file without sub3's tables)", (args, r.stderr)

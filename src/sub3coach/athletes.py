@@ -188,22 +188,35 @@ def estimate_threshold(workouts: Iterable[Workout], max_hr_bpm: float | None) ->
 
 
 # ----- the profile -------------------------------------------------------------------------
+def _max_hr_value(stated: dict[str, Any], workouts: list[Workout], year: int) -> ProfileValue:
+    """Max HR: stated, else estimated from the runs, else from the stated birth year, else the default."""
+    birth = stated.get("birth_year")
+    if stated.get("max_hr_bpm") is not None:
+        return ProfileValue(float(stated["max_hr_bpm"]), "stated", "stated by the athlete")
+    est = estimate_max_hr(workouts)
+    if est is not None:
+        return est
+    if birth is not None:
+        return ProfileValue(round(tanaka_max_hr(birth, year), 1), "estimated",
+                            f"Tanaka 208 - 0.7 x age ({year - int(birth)}), from the stated birth year; no run with HR")
+    return ProfileValue(DEFAULT_MAX_HR_BPM, "default", "population default: state yours (--max-hr) or import runs with HR")
+
+
+def max_hr(lib: Any, name: str | None) -> ProfileValue:
+    """Only the max HR of an athlete's profile (cheaper than :func:`profile`: no effort search)."""
+    name = lib.resolve_athlete(name)
+    stated = lib.athlete_stated(name)
+    if stated.get("max_hr_bpm") is not None:
+        return _max_hr_value(stated, [], datetime.now(timezone.utc).year)
+    return _max_hr_value(stated, list(lib.iter_workouts(sport="run", athlete=name)), datetime.now(timezone.utc).year)
+
+
 def build_profile(name: str, stated: dict[str, Any], workouts: list[Workout], *, runs: dict[str, Any] | None = None,
                   year: int | None = None) -> AthleteProfile:
     """Combine stated values and estimates from ``workouts`` (the athlete's recorded runs)."""
     year = year or datetime.now(timezone.utc).year
     birth = stated.get("birth_year")
-    if stated.get("max_hr_bpm") is not None:
-        max_hr = ProfileValue(float(stated["max_hr_bpm"]), "stated", "stated by the athlete")
-    else:
-        est = estimate_max_hr(workouts)
-        if est is not None:
-            max_hr = est
-        elif birth is not None:
-            max_hr = ProfileValue(round(tanaka_max_hr(birth, year), 1), "estimated",
-                                  f"Tanaka 208 - 0.7 x age ({year - int(birth)}), from the stated birth year; no run with HR")
-        else:
-            max_hr = ProfileValue(DEFAULT_MAX_HR_BPM, "default", "population default: state yours (--max-hr) or import runs with HR")
+    max_hr = _max_hr_value(stated, workouts, year)
     resting = (ProfileValue(float(stated["resting_hr_bpm"]), "stated", "stated by the athlete")
                if stated.get("resting_hr_bpm") is not None else
                ProfileValue(DEFAULT_RESTING_HR_BPM, "default", "typical adult value: state yours with --resting-hr"))

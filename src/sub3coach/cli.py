@@ -76,7 +76,13 @@ def import_cmd(
         ) as progress:
             n_fixed = sum(1 for j in jobs if j.kind != "stream")
             task = progress.add_task("importing", total=n_fixed if n_fixed and n_fixed == len(jobs) else None)
-            imp = Importer(lib, workers=workers, on_progress=lambda n, label: progress.advance(task, n))
+            ticker = _Ticker(enabled=not as_json and not err_console.is_terminal)
+
+            def on_progress(n: int, label: str) -> None:
+                progress.advance(task, n)
+                ticker.advance(n)
+
+            imp = Importer(lib, workers=workers, on_progress=on_progress)
             try:
                 report = imp.run(jobs)
             except KeyboardInterrupt:
@@ -85,12 +91,36 @@ def import_cmd(
                 _print_import(report, as_json)
                 raise typer.Exit(130)
     _print_import(report, as_json)
+    if report.imported and not as_json:
+        names = sorted(lib.athletes_added)
+        who = ", ".join(names) if len(names) <= 5 else f"{len(names)} athletes ({', '.join(names[:3])}, ...)"
+        console.print(f"athlete: {who} (see: sub3 athletes)", highlight=False)
     nothing_done = report.imported == 0 and report.duplicates == 0 and bool(report.skipped)
     if report.failed or (nothing_done and len(jobs) == 1):
         if not as_json:
             problems = report.failed or [dict(path=s["path"], error=s["reason"]) for s in report.skipped]
             raise fail(_failure_line(problems))
         raise typer.Exit(1)
+
+
+class _Ticker:
+    """Progress for logs and notebooks (stderr not a terminal, so no bar): one line every
+    ``every_s`` seconds once an import has run that long."""
+
+    def __init__(self, *, enabled: bool, every_s: float = 15.0) -> None:
+        import time
+
+        self.enabled, self.every_s, self.n = enabled, every_s, 0
+        self.t0 = self.last = time.monotonic()
+
+    def advance(self, n: int) -> None:
+        import time
+
+        self.n += n
+        now = time.monotonic()
+        if self.enabled and now - self.last >= self.every_s:
+            self.last = now
+            err_console.print(f"sub3: importing: {self.n} inputs read in {now - self.t0:.0f} s", markup=False, highlight=False)
 
 
 def _failure_line(problems: list[dict[str, str]]) -> str:
@@ -143,7 +173,7 @@ def _sport_option(value: str | None) -> str | None:
 #: ``sub3 runs`` columns: (header, justify, min width, priority; lower is kept longer when narrow).
 _RUN_COLUMNS: tuple[tuple[str, str, int, int], ...] = (
     ("id", "left", 9, 0), ("start (UTC)", "left", 16, 0), ("sport", "left", 5, 4), ("km", "right", 6, 1),
-    ("time", "right", 7, 2), ("pace", "right", 7, 1), ("avg HR", "right", 6, 3), ("gain m", "right", 6, 5),
+    ("time", "right", 7, 2), ("min/km", "right", 7, 1), ("avg HR", "right", 6, 3), ("gain m", "right", 6, 5),
     ("athlete", "left", 8, 3), ("name", "left", 10, 6), ("source", "left", 10, 7),
 )
 
@@ -154,7 +184,7 @@ def _run_cells(r: dict[str, Any], wide: bool) -> dict[str, str]:
         "id": (r["id"] if wide else r["id"][:8]) + ("*" if r["summary_only"] else ""),
         "start (UTC)": r["start_time"][:16].replace("T", " "), "sport": r["sport"],
         "km": _num(r["distance_m"] / 1000 if r["distance_m"] else None, "{:.2f}"),
-        "time": format_duration(r["moving_time_s"] or r["duration_s"]), "pace": format_pace(r["avg_pace_s_per_km"]).removesuffix("/km"),
+        "time": format_duration(r["moving_time_s"] or r["duration_s"]), "min/km": format_pace(r["avg_pace_s_per_km"]).removesuffix("/km"),
         "avg HR": _num(r["avg_hr_bpm"]), "gain m": _num(r["elevation_gain_m"]), "athlete": str(r.get("athlete") or "-"),
         "name": str(name), "source": str(r["source"]) if wide else Path(str(r["source"])).name,
     }
@@ -228,6 +258,15 @@ def _pick_run(lib: Any, run_id: str, athlete: str | None) -> tuple[dict[str, Any
     return row, f"latest recorded run of {name}: {row['start_time'][:16].replace('T', ' ')} UTC"
 
 
+def _zones_max_hr(lib: Any, row: dict[str, Any]) -> Any:
+    """The max HR for a plot's zones: the run's athlete's (stated, estimated, else the default)."""
+    from sub3coach.athletes import DEFAULT_MAX_HR_BPM, ProfileValue, max_hr
+
+    if not row.get("athlete"):
+        return ProfileValue(DEFAULT_MAX_HR_BPM, "default", "no athlete")
+    return max_hr(lib, row["athlete"])
+
+
 @app.command("show")
 def show_cmd(
     run_id: Annotated[str, typer.Argument(help="Run id, a unique prefix of at least 4 characters, or 'latest' (the latest recorded run).")],
@@ -244,15 +283,16 @@ def show_cmd(
     with open_library(library, read_only=True) as lib:
         row, note = _pick_run(lib, run_id, athlete)
         workout = None if row["summary_only"] else lib.get_workout(row["id"])
-        max_hr = lib.athlete_stated(row["athlete"])["max_hr_bpm"] if row.get("athlete") else None
+        zones = _zones_max_hr(lib, row) if plot is not None and workout is not None else None
     if plot is not None:
         if workout is None:
             raise Sub3Error(f"run {row['id'][:8]} ({row['start_time'][:10]}) is summary-only, from a training-history file: "
                             "nothing to plot (import the recording)")
-        from sub3coach.athletes import DEFAULT_MAX_HR_BPM
         from sub3coach.viz import plot_workout
 
-        plot_workout(workout, plot, zones_max_hr=max_hr or DEFAULT_MAX_HR_BPM, zones_assumed=max_hr is None)
+        assert zones is not None
+        plot_workout(workout, plot, zones_max_hr=float(zones.value), zones_assumed=zones.source == "default",  # type: ignore[arg-type]
+                     zones_note=None if zones.source == "default" else zones.source)
     if as_json:
         typer.echo(json.dumps(row, indent=2, default=str))
         return
@@ -272,7 +312,7 @@ def show_cmd(
         t.add_row(label, value)
     console.print(t)
     if plot is not None:
-        console.print(f"plot written to {plot}")
+        console.print(f"plot written to {plot}", highlight=False, soft_wrap=True)
 
 
 # ----- athletes ----------------------------------------------------------------------------
@@ -474,6 +514,9 @@ def main() -> None:
         err_console.print("sub3: interrupted", markup=False)
         sys.exit(130)
     except Exception as exc:  # a bug: still one line, the traceback on request
+        if "interrupted" in str(exc).lower():  # DuckDB's form of Ctrl-C
+            err_console.print("sub3: interrupted", markup=False)
+            sys.exit(130)
         if os.environ.get("SUB3_DEBUG"):
             raise
         err_console.print(f"sub3: error: unexpected {type(exc).__name__}: {' '.join(str(exc).split())[:300]} "

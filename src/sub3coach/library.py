@@ -11,7 +11,7 @@ Every run belongs to one athlete (``runs.athlete``): the name given to ``sub3 im
 else the source's runner id (a corpus of many runners gives many athletes), else the library's
 only athlete, else :data:`DEFAULT_ATHLETE`.
 
-One writer, many readers: DuckDB lets one process hold the file read-write, or several hold it
+One writer, many readers (:mod:`sub3coach.locking`): DuckDB lets one process hold the file read-write, or several hold it
 read-only. A long import therefore opens the file only for each short batch transaction
 (``keep_open=False``), and every open waits for a lock held by another process, with one
 "library busy, retrying" message, up to :data:`BUSY_TIMEOUT_S` (env ``SUB3_BUSY_TIMEOUT``).
@@ -27,8 +27,6 @@ import hashlib
 import json
 import logging
 import os
-import re
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from contextlib import contextmanager
@@ -38,6 +36,7 @@ from typing import Any, Callable, Iterator, TypeVar
 import numpy as np
 
 from sub3coach.errors import Sub3Error
+from sub3coach.locking import BUSY_TIMEOUT_S, LibraryBusy, connect, hand_over  # noqa: F401 (re-exported)
 from sub3coach.workout import CHANNELS, RunSummary, Workout
 
 log = logging.getLogger(__name__)
@@ -47,8 +46,6 @@ SCHEMA_VERSION = 2  # v2: runs.athlete and the athletes table
 #: The athlete of runs imported without ``--athlete`` and without a runner id in the source.
 DEFAULT_ATHLETE = "me"
 
-#: Seconds an open waits for another process's lock before giving up (env ``SUB3_BUSY_TIMEOUT``).
-BUSY_TIMEOUT_S = 60.0
 
 #: Workouts must lie within 1980-01-01 .. 2100-01-01 (unix s).
 VALID_TIME_S = (315_532_800.0, 4_102_444_800.0)
@@ -124,6 +121,14 @@ class AddResult:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _is_interrupt(exc: BaseException) -> bool:
+    """Whether ``exc`` is DuckDB's form of a Ctrl-C (``Query interrupted``)."""
+    import duckdb
+
+    return isinstance(exc, duckdb.InterruptException) or (
+        isinstance(exc, (RuntimeError, duckdb.Error)) and "interrupted" in str(exc).lower())
+
+
 def _interruptible(fn: F) -> F:
     """DuckDB turns Ctrl-C during a query into ``RuntimeError('Query interrupted')`` or an
     ``InterruptException``; re-raise those as :class:`KeyboardInterrupt` (after the
@@ -136,7 +141,7 @@ def _interruptible(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except (RuntimeError, duckdb.Error) as exc:
-            if isinstance(exc, duckdb.InterruptException) or "interrupted" in str(exc).lower():
+            if _is_interrupt(exc):
                 raise KeyboardInterrupt from exc
             raise
 
@@ -171,62 +176,6 @@ def _clean_float(x: float | None) -> float | None:
     return x if np.isfinite(x) else None
 
 
-class LibraryBusy(Sub3Error):
-    """Another process held the library past the busy timeout."""
-
-
-def busy_timeout_s() -> float:
-    """Seconds to wait for a library another process holds (``SUB3_BUSY_TIMEOUT``, default 60)."""
-    try:
-        return max(0.0, float(os.environ.get("SUB3_BUSY_TIMEOUT", BUSY_TIMEOUT_S)))
-    except ValueError:
-        return BUSY_TIMEOUT_S
-
-
-def _lock_holder(exc: BaseException) -> str | None:
-    """The PID in DuckDB's lock message, when the error is a lock conflict (else None)."""
-    text = str(exc)
-    if "Could not set lock" not in text and "Conflicting lock" not in text:
-        return None
-    m = re.search(r"PID (\d+)", text)
-    return m.group(1) if m else "?"
-
-
-def connect(path: Path, *, read_only: bool, timeout_s: float | None = None) -> Any:
-    """Open the DuckDB file, waiting (with backoff) while another process holds a conflicting
-    lock; the first wait logs one "library busy, retrying" warning.
-
-    Raises:
-        LibraryBusy: still locked after ``timeout_s`` seconds (default :func:`busy_timeout_s`).
-        Sub3Error: any other failure to open, as one line (e.g. not a DuckDB file).
-    """
-    import duckdb
-
-    timeout = busy_timeout_s() if timeout_s is None else timeout_s
-    deadline = time.monotonic() + timeout
-    delay, warned = 0.02, False
-    while True:
-        try:
-            return duckdb.connect(str(path), read_only=read_only)
-        except duckdb.Error as exc:
-            pid = _lock_holder(exc)
-            if pid is None:
-                first = str(exc).splitlines()[0]
-                if "not a valid DuckDB database file" in first:
-                    raise Sub3Error("not a sub3 library (not a DuckDB file)", str(path)) from exc
-                raise Sub3Error(f"cannot open library: {first}", str(path)) from exc
-            if time.monotonic() >= deadline:
-                raise LibraryBusy(
-                    f"library busy: process {pid} is using it (an import?); still busy after {timeout:.0f} s "
-                    "- try again when it has finished, or wait longer with SUB3_BUSY_TIMEOUT=SECONDS", str(path),
-                ) from exc
-            if not warned:
-                log.warning("library busy (process %s is writing to %s), retrying for up to %.0f s", pid, path, timeout)
-                warned = True
-            time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
-            delay = min(delay * 2, 0.5)
-
-
 class Library:
     """A DuckDB-backed store of workouts and run summaries.
 
@@ -244,6 +193,8 @@ class Library:
         self.keep_open = keep_open
         #: athlete of every run added from now on (``sub3 import --athlete``); None: see module doc
         self.import_athlete: str | None = None
+        #: athletes of the runs this object added (committed or not)
+        self.athletes_added: set[str] = set()
         self._fallback_athlete: str | None = None
         self._in_batch = False
         self._con: Any = None
@@ -275,6 +226,7 @@ class Library:
             self._open()
         return self._con
 
+    @_interruptible
     def _open(self) -> None:
         con = connect(self.path, read_only=self.read_only)
         try:
@@ -317,10 +269,16 @@ class Library:
         return "athlete" if self._has_athlete_col else f"coalesce(user_id, '{DEFAULT_ATHLETE}')"
 
     def release(self) -> None:
-        """Close the connection so other processes can open the file; any later call reopens it."""
-        if self._con is not None and not self._in_batch:
-            self._con.close()
-            self._con = None
+        """Close the connection so other processes can open the file; any later call reopens it.
+
+        With ``keep_open=False`` (a long import), a process waiting to open the file is let in
+        first (:func:`~sub3coach.locking.hand_over`)."""
+        if self._con is None or self._in_batch:
+            return
+        self._con.close()
+        self._con = None
+        if not self.keep_open:
+            hand_over(self.path)
 
     # ----- transactions ------------------------------------------------------------------
     @contextmanager
@@ -337,7 +295,7 @@ class Library:
         try:
             yield
             self._flush_buffers()
-        except BaseException:
+        except BaseException as exc:
             self._in_batch = False
             self._buf_runs, self._buf_samples, self._known_pending = [], [], {}
             try:
@@ -346,10 +304,20 @@ class Library:
                 log.debug("rollback after error failed", exc_info=True)
             if not self.keep_open:
                 self.release()
+            if _is_interrupt(exc):
+                raise KeyboardInterrupt from exc
             raise
         else:
             self._in_batch = False
-            self.con.execute("COMMIT")
+            try:
+                self.con.execute("COMMIT")
+            except BaseException as exc:  # nothing committed: the batch is gone whole
+                self._buf_runs, self._buf_samples, self._known_pending = [], [], {}
+                if not self.keep_open:
+                    self.release()
+                if _is_interrupt(exc):
+                    raise KeyboardInterrupt from exc
+                raise
             if self._known is not None:
                 self._known.update(self._known_pending)
             self._known_pending = {}
@@ -570,6 +538,7 @@ class Library:
         ]
         assert self._in_batch, "writes happen inside a transaction"
         self._buf_runs.append(values)
+        self.athletes_added.add(athlete)
 
     def _insert_samples(self, run_id: str, w: Workout) -> None:
         assert self._in_batch, "writes happen inside a transaction"

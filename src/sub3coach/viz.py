@@ -128,8 +128,9 @@ def _break_gaps(t: np.ndarray, *ys: np.ndarray | None, gap: float) -> tuple[np.n
     return tuple(out)  # type: ignore[return-value]
 
 
-def _zones(ax: Any, max_hr: float, *, assumed: bool = False, outside: bool = False) -> None:
-    """Shade and label the HR zones (% of ``max_hr``) on ``ax`` (labels right of the axes when ``outside``)."""
+def _zones(ax: Any, max_hr: float, *, assumed: bool = False, outside: bool = False, note: str | None = None) -> None:
+    """Shade and label the HR zones (% of ``max_hr``) on ``ax`` (labels right of the axes when
+    ``outside``; ``note`` says where the max HR comes from, e.g. ``stated`` or ``estimated``)."""
     from matplotlib.transforms import blended_transform_factory
 
     tr = blended_transform_factory(ax.transAxes, ax.transData)
@@ -137,7 +138,8 @@ def _zones(ax: Any, max_hr: float, *, assumed: bool = False, outside: bool = Fal
         ax.axhspan(lo * max_hr, hi * max_hr, color=shade, zorder=0, lw=0, alpha=0.6)
         ax.text(1.005 if outside else 0.995, (lo + hi) / 2 * max_hr, f"{label} {lo * 100:.0f}-{hi * 100:.0f}%", transform=tr,
                 ha="left" if outside else "right", va="center", fontsize=7, color="#777777", zorder=1, clip_on=not outside)
-    ax.text(0.005, 0.98, f"zones: % of max HR {max_hr:.0f}" + (" (assumed)" if assumed else ""), transform=ax.transAxes,
+    note = "assumed" if assumed else note
+    ax.text(0.005, 0.98, f"zones: % of max HR {max_hr:.0f}" + (f" ({note})" if note else ""), transform=ax.transAxes,
             fontsize=7, color="#777777", va="top")
 
 
@@ -367,7 +369,7 @@ def animate_hr(
 
 
 def plot_workout(workout: Any, path: str | os.PathLike, *, hr_pred_bpm: np.ndarray | None = None,
-                 zones_max_hr: float | None = None, zones_assumed: bool = False) -> Path:
+                 zones_max_hr: float | None = None, zones_assumed: bool = False, zones_note: str | None = None) -> Path:
     """Heart rate, pace and elevation of a :class:`~sub3coach.workout.Workout` against elapsed
     minutes, in three stacked panels (the ``sub3 show --plot`` figure); pauses stay gaps.
 
@@ -375,7 +377,8 @@ def plot_workout(workout: Any, path: str | os.PathLike, *, hr_pred_bpm: np.ndarr
         workout: the workout (SI units).
         path: output image (PNG, SVG or PDF by extension; its folder is created).
         hr_pred_bpm: optional predicted HR per sample (BPM), drawn beside the recorded HR.
-        zones_max_hr: max HR (BPM) for labelled zones on the HR panel (``zones_assumed``: say so).
+        zones_max_hr: max HR (BPM) for labelled zones on the HR panel (``zones_assumed``: say so;
+            ``zones_note``: where it comes from, e.g. ``estimated``).
 
     Raises:
         Sub3Error: the file cannot be written.
@@ -386,7 +389,7 @@ def plot_workout(workout: Any, path: str | os.PathLike, *, hr_pred_bpm: np.ndarr
     gap = GAP_S / 60.0
     has_hr = workout.hr_bpm is not None and np.isfinite(workout.hr_bpm).any()
     if zones_max_hr and (has_hr or hr_pred_bpm is not None):
-        _zones(ax_hr, zones_max_hr, assumed=zones_assumed, outside=True)
+        _zones(ax_hr, zones_max_hr, assumed=zones_assumed, outside=True, note=zones_note)
     if has_hr:
         ax_hr.plot(*_break_gaps(tm, workout.hr_bpm, gap=gap), color=TRUE_COLOR, lw=1.0, label="recorded HR")
     if hr_pred_bpm is not None:
