@@ -419,7 +419,7 @@ def _plot_prediction(pair: Any, plot: Path, label: str, zones_max_hr: float | No
     try:
         viz.plot_hr(w.time_s, pr.hr_pred, plot, hr_true=w.hr_bpm if w.has("hr_bpm") else None, speed_mps=_speed_for_plot(w),
                     title=title, zones_max_hr=zones_max_hr or 190.0, altitude_m=w.altitude_m if with_altitude else None,
-                    hr_lo=pr.hr_lo, hr_hi=pr.hr_hi, observed_until_s=pr.observed_until_s)
+                    hr_lo=pr.hr_lo, hr_hi=pr.hr_hi, observed_until_s=pr.observed_until_s, zones_assumed=not zones_max_hr)
     except OSError as exc:
         raise Sub3Error(f"cannot write the plot ({exc.strerror or exc})", str(plot)) from exc
 

@@ -72,7 +72,10 @@ def iter_workouts(path: str | os.PathLike, *, user_ids: Iterable[str] | None = N
         def _lib() -> Iterator[Workout]:
             lib = Library(p, read_only=True)
             try:
-                yield from lib.iter_workouts(sport=sport)
+                for w in lib.iter_workouts(sport=sport):
+                    # the library's athlete is the runner (runs without a source runner id included)
+                    who = (w.metadata or {}).get("athlete")
+                    yield w.replace(user_id=who) if who and not w.user_id else w
             finally:
                 lib.close()
 
