@@ -23,6 +23,10 @@ arrays (no I/O), each documented with the rule it applies and why:
    smoothed when it comes from GPS); absurd device speeds become missing.
 6. **Altitude** (:func:`hampel_mask`, :func:`smooth_time`): spikes found by a Hampel filter are
    removed and the series smoothed with a 30-s moving mean (a window in seconds, not samples).
+0. **Plausibility** (:mod:`sub3coach.clean.plausible`): infinite and beyond-human values are
+   set missing and samples time-stamped far outside the rest of the recording dropped, point
+   by point; after cleaning, a workout beyond the bounds (100 h, 1,000 km on foot, 1M
+   samples, faster than 10 m/s on average on foot) is refused with ``ImplausibleWorkout``.
 7. **Sport** (:func:`detect_sport`): when the file has no sport label, from the median moving
    speed and cadence.
 
@@ -44,6 +48,13 @@ from sub3coach.clean.config import (
     CleanReport,
 )
 from sub3coach.clean.heart import hr_out_of_range, hr_stuck_mask, interpolate_short_gaps
+from sub3coach.clean.plausible import (
+    MAX_DURATION_S,
+    MAX_SAMPLES,
+    check_bounds,
+    implausible_values,
+    time_outlier_mask,
+)
 from sub3coach.clean.pipeline import clean, resample, validate
 from sub3coach.clean.sport import detect_sport, hampel_mask
 from sub3coach.clean.timing import (
@@ -66,7 +77,12 @@ from sub3coach.clean.track import (
 __all__ = [
     "CleanConfig",
     "CleanReport",
+    "MAX_DURATION_S",
+    "MAX_SAMPLES",
     "MAX_SPEED_MPS",
+    "check_bounds",
+    "implausible_values",
+    "time_outlier_mask",
     "clean",
     "derive_speed",
     "detect_sport",

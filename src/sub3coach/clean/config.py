@@ -70,6 +70,11 @@ class CleanReport:
         n_nonfinite_time_dropped: samples dropped for a missing time stamp.
         n_future_time_dropped: samples dropped for a time stamp after 2100 (see
             :func:`future_time_mask`).
+        n_time_outliers_dropped: samples dropped for a time stamp far outside the rest of the
+            recording (see :func:`sub3coach.clean.plausible.time_outlier_mask`).
+        n_implausible_values: per channel, infinite or beyond-human values set missing.
+        n_distance_interpolated: missing samples of a sparse distance channel filled between
+            the device's values.
         n_duplicates_dropped: samples merged into an earlier one with the same time stamp.
         reordered: whether the samples were out of time order.
         relative_time: whether the time stamps counted from the epoch.
@@ -94,6 +99,9 @@ class CleanReport:
     n_nonfinite_time_dropped: int = 0
     n_future_time_dropped: int = 0
     n_duplicates_dropped: int = 0
+    n_time_outliers_dropped: int = 0
+    n_implausible_values: dict[str, int] = field(default_factory=dict)
+    n_distance_interpolated: int = 0
     reordered: bool = False
     relative_time: bool = False
     relative_time_fixed: bool = False

@@ -7,11 +7,14 @@ from typing import Any
 
 import numpy as np
 
+from sub3coach import geo
 from sub3coach.clean.config import MAX_SPEED_MPS, MOVING_SPEED_MPS, FUTURE_TIME_LIMIT_S, CleanConfig, CleanReport
 from sub3coach.clean.heart import hr_out_of_range, hr_stuck_mask, interpolate_short_gaps
+from sub3coach.clean.plausible import MAX_DURATION_S, MAX_SAMPLES, check_bounds, drop_implausible_values, time_outlier_mask
 from sub3coach.clean.sport import detect_sport, hampel_mask
 from sub3coach.clean.timing import _hint_to_unix_s, find_gaps, find_pauses, future_time_mask, is_relative_time, sort_and_dedupe
 from sub3coach.clean.track import _derive, gps_invalid_mask, smooth_time
+from sub3coach.errors import ImplausibleWorkout
 from sub3coach.workout import CHANNELS, Workout
 
 log = logging.getLogger(__name__)
@@ -43,6 +46,8 @@ def clean(
     meta: dict[str, Any] = dict(workout.metadata)
 
     # --- rule 1: order and duplicates ---------------------------------------------------
+    if len(workout) > 4 * MAX_SAMPLES:  # refuse before any work proportional to the size
+        raise ImplausibleWorkout(workout.source, f"{len(workout):,} samples, more than the {MAX_SAMPLES:,} a workout may hold")
     chans = {c: getattr(workout, c) for c in CHANNELS}
     t_in = workout.time_s
     future = future_time_mask(t_in)
@@ -50,8 +55,14 @@ def clean(
         t_in = np.where(future, np.nan, t_in)
         rep.n_future_time_dropped = int(future.sum())
         rep.note(f"dropped {rep.n_future_time_dropped} samples time-stamped after 2100")
+    outliers = time_outlier_mask(t_in)
+    if outliers.any():
+        t_in = np.where(outliers, np.nan, t_in)
+        rep.n_time_outliers_dropped = int(outliers.sum())
+        meta["time_outliers_dropped"] = meta.get("time_outliers_dropped", 0) + rep.n_time_outliers_dropped
+        rep.note(f"dropped {rep.n_time_outliers_dropped} samples time-stamped far outside the rest of the recording")
     t, chans, n_nf, n_dup, reordered = sort_and_dedupe(t_in, chans)
-    n_nf -= rep.n_future_time_dropped
+    n_nf -= rep.n_future_time_dropped + rep.n_time_outliers_dropped
     rep.n_nonfinite_time_dropped, rep.n_duplicates_dropped, rep.reordered = n_nf, n_dup, reordered
     if n_nf:
         rep.note(f"dropped {n_nf} samples without a time stamp")
@@ -77,6 +88,10 @@ def clean(
             rep.note("time stamps count from 1970 and no start hint was given; kept as they are")
 
     w = workout.replace(time_s=t, metadata=meta, **chans)
+    rep.n_implausible_values = drop_implausible_values(w)
+    if rep.n_implausible_values:
+        meta["implausible_values_dropped"] = sum(rep.n_implausible_values.values())
+        rep.note("implausible values set missing: " + ", ".join(f"{c} {n}" for c, n in rep.n_implausible_values.items()))
 
     # --- rule 3: gaps -------------------------------------------------------------------
     rep.gaps = find_gaps(t, cfg.max_gap_s)
@@ -126,7 +141,8 @@ def clean(
             rep.note(f"sport detected from speed/cadence: {sport}")
     vmax = MAX_SPEED_MPS.get(w.sport, 30.0)
 
-    # --- rule 5: GPS spikes, distance, speed ----------------------------------------------
+    # --- rule 5: a sparse distance channel, GPS spikes, distance, speed ---------------------
+    _fill_distance_holes(w, rep)
     speed_source = meta.get("speed_source")
     der = _derive(w, max_gap_s=cfg.max_gap_s, smooth_s=cfg.speed_smooth_s, max_accel=cfg.max_accel_mps2, max_iter=cfg.gps_max_iter)
     derived, source = der.speed, der.source
@@ -196,7 +212,29 @@ def clean(
 
     meta["cleaned"] = True
     w.metadata = meta
+    moving = geo.moving_time_s(t, track) if track is not None else None
+    check_bounds(w, moving, float(np.nanmax(track)) if track is not None and track.size else None)
     return w
+
+
+def _fill_distance_holes(w: Workout, rep: CleanReport) -> None:
+    """Interior holes of a sparse device distance channel filled following speed or GPS, else
+    linearly in time (:func:`geo.fill_track_m`): a missing value is not a stop."""
+    d = w.distance_m
+    if d is None or np.isfinite(d).all() or not np.isfinite(d).any():
+        return
+    secondary = None
+    if w.has("speed_mps"):
+        secondary = geo.distance_from_speed_m(w.time_s, w.speed_mps)  # type: ignore[arg-type]
+    elif w.has("lat_deg") and w.has("lon_deg"):
+        secondary = geo.cumulative_distance_m(w.lat_deg, w.lon_deg)  # type: ignore[arg-type]
+    filled = geo.fill_track_m(w.time_s, d, secondary, extend=False)
+    n = int(np.isfinite(filled).sum() - np.isfinite(d).sum())
+    if n:
+        # keep the device's own values; only the holes take the filled ones
+        w.distance_m = np.where(np.isfinite(d), d, filled)
+        rep.n_distance_interpolated = n
+        rep.note(f"{n} missing distance samples interpolated between the device's values")
 
 
 # ============================================================================================
@@ -271,6 +309,10 @@ def validate(workout: Workout) -> list[str]:
             problems.append("zero duration (all samples at the same time)")
         if float(tf.max()) > FUTURE_TIME_LIMIT_S:
             problems.append("time stamps after the year 2100 (milliseconds read as seconds?)")
+        if float(tf.max() - tf.min()) > MAX_DURATION_S:
+            problems.append(f"lasts longer than {MAX_DURATION_S / 3600:.0f} h")
+    if t.size > MAX_SAMPLES:
+        problems.append(f"more than {MAX_SAMPLES:,} samples")
     elif tf.size < 2:
         problems.append("fewer than 2 samples with a time stamp")
     has_gps = workout.has("lat_deg") and workout.has("lon_deg")
