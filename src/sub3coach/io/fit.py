@@ -61,7 +61,7 @@ from fitdecode import types as _fd_types
 from fitdecode.exceptions import FitCRCError, FitEOFError, FitError, FitHeaderError, FitParseError
 
 from sub3coach.errors import CorruptFile, NotAnActivity
-from sub3coach.io._source import Source, read_bytes
+from sub3coach.io._source import Source, guard_reader, read_bytes
 from sub3coach.workout import Workout, normalise_sport
 
 log = logging.getLogger(__name__)
@@ -510,6 +510,7 @@ def _build_workout(
     )
 
 
+@guard_reader("FIT")
 def read_fit(src: Source, *, name: str | None = None) -> list[Workout]:
     """Read a FIT activity file (optionally gzipped) into workouts, one per session.
 

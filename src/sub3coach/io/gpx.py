@@ -46,7 +46,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import iterparse
 
 from sub3coach.errors import CorruptFile, NotAnActivity
-from sub3coach.io._source import Source, read_bytes
+from sub3coach.io._source import Source, guard_reader, read_bytes
 from sub3coach.workout import Workout, normalise_sport
 
 log = logging.getLogger(__name__)
@@ -93,6 +93,7 @@ def parse_time_s(text: str | None) -> float:
         return math.nan
     secs = (dt - _EPOCH).total_seconds()
     if frac:
+        frac = frac[:9]  # nanoseconds are plenty; 5,000 digits would overflow int()
         secs += int(frac) / 10 ** len(frac)
     if tz and tz not in ("Z", "z"):
         sign = -1 if tz[0] == "-" else 1
@@ -116,15 +117,16 @@ def to_float(text: str | None) -> float:
 def prepare_xml(data: bytes) -> bytes:
     """Strip a UTF-8 byte-order mark and leading whitespace (some Garmin TCX files start with
     spaces before ``<?xml``, which expat refuses)."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    if data[:1] in (b" ", b"\t", b"\r", b"\n"):
-        data = data.lstrip(b" \t\r\n")
-    return data
+    while True:  # any number of UTF-8 byte-order marks and blanks, in any order
+        if data.startswith(b"\xef\xbb\xbf"):
+            data = data[3:]
+        elif data[:1] in (b" ", b"\t", b"\r", b"\n"):
+            data = data.lstrip(b" \t\r\n")
+        else:
+            return data
 
 
-_DECL_RE = re.compile(rb"^<\?xml[^>]*?encoding=[\"']([A-Za-z0-9._-]+)[\"'][^>]*\?>")
-_EXPAT_ENCODINGS = (b"utf-8", b"utf8", b"us-ascii", b"ascii", b"iso-8859-1", b"latin-1", b"latin1")
+_DECL_RE = re.compile(rb"^<\?xml[^>]*?encoding\s*=\s*[\"']([^\"'>]*)[\"'][^>]*\?>")
 
 
 def _to_utf8(data: bytes, label: str, what: str) -> bytes:
@@ -143,17 +145,40 @@ def _to_utf8(data: bytes, label: str, what: str) -> bytes:
         data = re.sub(r"^<\?xml[^>]*\?>", "", text, count=1).encode("utf-8")
         return b'<?xml version="1.0" encoding="UTF-8"?>' + data
     m = _DECL_RE.match(data)
-    if m and m.group(1).lower().replace(b"-", b"") in (b"utf16", b"utf16le", b"utf16be"):
-        # declared UTF-16 but stored as 8-bit text (no BOM, no NUL bytes): a common mislabel
+    if m is None:
+        return data
+    name = m.group(1).decode("ascii", "replace")
+    canon = _canonical_encoding(name)
+    if canon is None:
+        raise CorruptFile(label, f"{what} file declares an unknown or non-text encoding ({name[:40]})")
+    if canon.startswith(("utf-16", "utf-32")):
+        # declared UTF-16/32 but stored as 8-bit text (no BOM, no NUL bytes): a common mislabel
         return b'<?xml version="1.0" encoding="UTF-8"?>' + data[m.end():]
-    if m and m.group(1).lower() not in _EXPAT_ENCODINGS:
-        name = m.group(1).decode("ascii")
-        try:
-            text = data[m.end():].decode(name)
-        except (LookupError, UnicodeDecodeError) as exc:
-            raise CorruptFile(label, f"{what} file in an unreadable encoding ({name})") from exc
-        return b'<?xml version="1.0" encoding="UTF-8"?>' + text.encode("utf-8")
-    return data
+    if canon in _EXPAT_CODECS:
+        return b'<?xml version="1.0" encoding="' + canon.encode("ascii") + b'"?>' + data[m.end():]
+    try:
+        text = data[m.end():].decode(canon)
+    except (UnicodeError, ValueError) as exc:
+        raise CorruptFile(label, f"{what} file in an unreadable encoding ({name[:40]})") from exc
+    return b'<?xml version="1.0" encoding="UTF-8"?>' + text.encode("utf-8", "replace")
+
+
+#: Python codec names of the encodings expat reads itself.
+_EXPAT_CODECS = frozenset({"utf-8", "ascii", "latin-1", "iso8859-1"})
+
+
+def _canonical_encoding(name: str) -> str | None:
+    """Python's canonical name of a text encoding (``utf_16_be`` -> ``utf-16-be``), or None
+    for unknown names and codecs that are not text encodings (base64, rot13...)."""
+    import codecs
+
+    try:
+        info = codecs.lookup(name)
+    except (LookupError, ValueError, TypeError):
+        return None
+    if not getattr(info, "_is_text_encoding", True) or info.name in ("idna", "punycode", "utf-7", "unicode-escape", "raw-unicode-escape"):
+        return None
+    return info.name
 
 
 def iter_xml(data: bytes, label: str, what: str) -> Iterator[Element]:
@@ -177,6 +202,8 @@ def iter_xml(data: bytes, label: str, what: str) -> Iterator[Element]:
     try:
         for _event, elem in events:
             yield elem
+    except (ValueError, LookupError) as exc:  # expat: an encoding it cannot read; UnicodeError
+        raise CorruptFile(label, f"{what} XML in an unreadable encoding ({type(exc).__name__}: {str(exc)[:80]})") from exc
     except ParseError as exc:
         detail = str(exc).split("\n")[0]
         if "no element found" in detail or "unclosed token" in detail:
@@ -231,7 +258,8 @@ def times_s(values: list[str | None]) -> np.ndarray:
 
     The common ``YYYY-MM-DDTHH:MM:SS[.fff]Z`` form is parsed by numpy in one go; anything
     else (offsets, missing values, odd forms) goes through :func:`parse_time_s`."""
-    if values and all(v is not None and len(v) >= 20 and v[-1] == "Z" and v[10] == "T" for v in values):
+    if values and all(v is not None and 20 <= len(v) <= 32 and v[-1] == "Z" and v[10] == "T" and "+" not in v and v.count("-") == 2
+                      for v in values):
         try:
             us = np.array([v[:-1] for v in values], dtype="datetime64[us]").astype(np.int64)  # type: ignore[index]
             return us.astype(np.float64) / 1e6
@@ -338,6 +366,7 @@ def _sport_from_type(type_text: str | None) -> tuple[str, str | None]:
     return normalise_sport(raw), raw
 
 
+@guard_reader("GPX")
 def read_gpx(src: Source, *, name: str | None = None) -> list[Workout]:
     """Read a GPX 1.0/1.1 file (path, bytes or binary file object; gzip is fine).
 

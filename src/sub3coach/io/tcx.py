@@ -29,7 +29,7 @@ from xml.etree.ElementTree import Element
 import numpy as np
 
 from sub3coach.errors import CorruptFile, NotAnActivity
-from sub3coach.io._source import Source, read_bytes
+from sub3coach.io._source import Source, guard_reader, read_bytes
 from sub3coach.io.gpx import RELATIVE_TIME_LIMIT_S, to_float, floats, iter_xml, local_name, times_s
 from sub3coach.workout import Workout, normalise_sport
 
@@ -144,6 +144,7 @@ def _column(arr: np.ndarray) -> np.ndarray | None:
     return arr if arr.size and np.isfinite(arr).any() else None
 
 
+@guard_reader("TCX")
 def read_tcx(src: Source, *, name: str | None = None) -> list[Workout]:
     """Read a TCX file (path, bytes or binary file object; gzip is fine).
 
