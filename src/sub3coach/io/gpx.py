@@ -202,8 +202,6 @@ def iter_xml(data: bytes, label: str, what: str) -> Iterator[Element]:
     try:
         for _event, elem in events:
             yield elem
-    except (ValueError, LookupError) as exc:  # expat: an encoding it cannot read; UnicodeError
-        raise CorruptFile(label, f"{what} XML in an unreadable encoding ({type(exc).__name__}: {str(exc)[:80]})") from exc
     except ParseError as exc:
         detail = str(exc).split("\n")[0]
         if "no element found" in detail or "unclosed token" in detail:
@@ -211,6 +209,8 @@ def iter_xml(data: bytes, label: str, what: str) -> Iterator[Element]:
         raise CorruptFile(label, f"malformed {what} XML ({detail})") from exc
     except DefusedXmlException as exc:
         raise CorruptFile(label, f"{what} XML declares entities or external references, refused as unsafe ({type(exc).__name__})") from exc
+    except (ValueError, LookupError) as exc:  # expat: an encoding it cannot read; UnicodeError
+        raise CorruptFile(label, f"{what} XML in an unreadable encoding ({type(exc).__name__}: {str(exc)[:80]})") from exc
 
 
 _LOCAL_CACHE: dict[str, str] = {}
