@@ -303,6 +303,18 @@ def _worker_init(parent_pid: int) -> None:
     threading.Thread(target=_watch_parent, args=(parent_pid,), name="sub3-parent-watch", daemon=True).start()
 
 
+def _cleaned(label: str, workouts: list[Workout]) -> Outcome:
+    """The outcome of cleaning the workouts of one stream item: a workout that cleaning
+    refuses (:class:`~sub3coach.errors.ImplausibleWorkout`) fails that item only, never the
+    rest of its stream."""
+    from sub3coach.clean import clean
+
+    try:
+        return label, None, [clean(w) for w in workouts], None
+    except Sub3Error as exc:
+        return label, None, None, exc
+
+
 def parse_jobs(jobs: list[Job]) -> list[Outcome]:
     """:func:`parse_job` for several jobs (one worker task); each zip is opened once."""
     zips: dict[str, zipfile.ZipFile] = {}
@@ -315,7 +327,6 @@ def parse_jobs(jobs: list[Job]) -> list[Outcome]:
 
 def parse_strava_shard(path: str, label: str, k: int, n: int) -> list[Outcome]:
     """Read and clean shard ``k`` of ``n`` of a Strava export (one worker task)."""
-    from sub3coach.clean import clean
     from sub3coach.io.strava_export import iter_strava_export
 
     out: list[Outcome] = []
@@ -324,7 +335,7 @@ def parse_strava_shard(path: str, label: str, k: int, n: int) -> list[Outcome]:
             if item.error is not None:
                 out.append((item.source, None, None, item.error))
             else:
-                out.append((item.source, None, [clean(w) for w in item.workouts], None))
+                out.append(_cleaned(item.source, item.workouts))
     except Sub3Error as exc:
         if k == 0:  # the same container error hits every shard: report it once
             out.append((label, None, None, exc))
@@ -335,11 +346,10 @@ def parse_strava_shard(path: str, label: str, k: int, n: int) -> list[Outcome]:
 
 def parse_corpus_shard(path: str, label: str, k: int, n: int) -> list[Outcome]:
     """Read and clean shard ``k`` of ``n`` (row groups) of a corpus Parquet (one worker task)."""
-    from sub3coach.clean import clean
     from sub3coach.io.corpus import iter_corpus
 
     try:
-        return [(f"{label}#{w.workout_id}", None, [clean(w)], None) for w in iter_corpus(path, shard=(k, n))]
+        return [_cleaned(f"{label}#{w.workout_id}", [w]) for w in iter_corpus(path, shard=(k, n))]
     except Sub3Error as exc:
         return [(label, None, None, exc)] if k == 0 else []
     except Exception as exc:  # a reader bug must not end the batch
@@ -571,18 +581,19 @@ class Importer:
 
 def _iter_stream(job: Job) -> Iterator[tuple[str, list[Workout] | None, Sub3Error | None]]:
     """Workouts of a multi-workout source, cleaned, as ``(label, workouts, error)`` items."""
-    from sub3coach.clean import clean
 
     if job.stream_kind == "endomondo":
         from sub3coach.io.endomondo import iter_endomondo
 
         for w in iter_endomondo(job.path):
-            yield f"{job.label}#{w.workout_id}", [clean(w)], None
+            label, _, cleaned, err = _cleaned(f"{job.label}#{w.workout_id}", [w])
+            yield label, cleaned, err
     elif job.stream_kind == "apple_health":
         from sub3coach.io.apple_health import iter_apple_health
 
         for w in iter_apple_health(job.path, name=job.label):
-            yield w.source or job.label, [clean(w)], None
+            label, _, cleaned, err = _cleaned(w.source or job.label, [w])
+            yield label, cleaned, err
     else:  # pragma: no cover - expand() only makes the kinds above
         raise UnsupportedFormat(f"unknown stream kind {job.stream_kind}", job.label)
 
