@@ -50,7 +50,9 @@ from __future__ import annotations
 import inspect
 import io
 import logging
+import math
 import struct
+from array import array
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,7 +62,7 @@ from fitdecode import records as _fd_records
 from fitdecode import types as _fd_types
 from fitdecode.exceptions import FitCRCError, FitEOFError, FitError, FitHeaderError, FitParseError
 
-from sub3coach.errors import CorruptFile, NotAnActivity
+from sub3coach.errors import CorruptFile, ImplausibleWorkout, NotAnActivity
 from sub3coach.io._source import Source, guard_reader, read_bytes
 from sub3coach.workout import Workout, normalise_sport
 
@@ -74,6 +76,10 @@ FIT_EPOCH_UNIX_S: int = 631065600
 SEMICIRCLE_DEG: float = 180.0 / 2**31
 #: FIT ``date_time`` values below this are device-relative (seconds since power-on).
 _FIT_DATETIME_MIN = 0x10000000
+#: Most record messages read from one file (a workout may hold at most 1M samples,
+#: :data:`sub3coach.clean.plausible.MAX_SAMPLES`): decoding stops there, so memory stays
+#: below ~100 MB whatever the file holds.
+MAX_RECORDS = 1_000_000
 #: Above this median "stride" cadence a running file already holds steps per minute.
 _STRIDES_MAX_PLAUSIBLE = 130.0
 
@@ -287,7 +293,14 @@ class _Decoded:
     lap_sport: Any = None
     activity: dict[str, Any] | None = None
     correlation: dict[str, Any] | None = None
-    rows: list[list[Any]] = field(default_factory=list)
+    #: record values, ``len(_RECORD_COLS)`` float64 per record (NaN where absent): a flat
+    #: C array, 8 bytes per value, instead of a Python list of objects (~36 bytes per value)
+    values: array = field(default_factory=lambda: array("d"))
+
+    @property
+    def n_records(self) -> int:
+        """Record messages decoded."""
+        return len(self.values) // len(_RECORD_COLS)
 
 
 def _values(frame: Any) -> dict[str, Any]:
@@ -315,7 +328,9 @@ def _decode(data: bytes, name: str, *, lean: bool = True) -> _Decoded:
             error_handling=fitdecode.ErrorHandling.IGNORE,
         )
     out = _Decoded()
-    rows = out.rows
+    values = out.values
+    nan = math.nan
+    max_values = MAX_RECORDS * len(_RECORD_COLS)
     ncols = len(_RECORD_COLS)
     col = _COL
     devfield_cls = _fd_types.DevField
@@ -339,7 +354,9 @@ def _decode(data: bytes, name: str, *, lean: bool = True) -> _Decoded:
                         i = col.get(f.name)
                         if i is not None and row[i] is None:
                             row[i] = fd.value
-                    rows.append(row)
+                    values.extend([v if v.__class__ is float or v.__class__ is int else nan for v in row])
+                    if len(values) > max_values:
+                        raise ImplausibleWorkout(name, f"more than {MAX_RECORDS:,} FIT records, more samples than a workout may hold")
                 elif num == _MESG_SESSION:
                     out.sessions.append(_values(frame))
                 elif num == _MESG_FILE_ID:
@@ -391,14 +408,9 @@ def _enum_name(v: Any) -> str | None:
 # ----------------------------------------------------------------------------------------
 # Building workouts
 # ----------------------------------------------------------------------------------------
-def _rows_to_array(rows: list[list[Any]]) -> np.ndarray:
-    """(n, len(_RECORD_COLS)) float64 array, NaN where a value is missing or not a number."""
-    try:
-        return np.array(rows, dtype=np.float64).reshape(len(rows), len(_RECORD_COLS))
-    except (TypeError, ValueError):
-        clean = [[v if isinstance(v, (int, float)) and not isinstance(v, bool) else None for v in r]
-                 for r in rows]
-        return np.array(clean, dtype=np.float64).reshape(len(rows), len(_RECORD_COLS))
+def _records_array(dec: _Decoded) -> np.ndarray:
+    """(n, len(_RECORD_COLS)) float64 view of the decoded records (no copy)."""
+    return np.frombuffer(dec.values, dtype=np.float64).reshape(dec.n_records, len(_RECORD_COLS))
 
 
 def _num(v: Any) -> float | None:
@@ -537,9 +549,9 @@ def _workouts_from_decoded(dec: _Decoded, label: str) -> list[Workout]:
     types_known = [t for t in dec.file_types if t is not None]
     if types_known and "activity" not in types_known:
         raise NotAnActivity(label, f"FIT file of type {types_known[0]!r} holds no activity")
-    if not dec.rows:
+    if not dec.n_records:
         raise NotAnActivity(label, "FIT activity file holds no record samples")
-    arr = _rows_to_array(dec.rows)
+    arr = _records_array(dec)
     t_raw = arr[:, _COL["timestamp"]]
     has_t = np.isfinite(t_raw)
     n_untimed = int((~has_t).sum())

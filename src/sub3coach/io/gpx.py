@@ -182,7 +182,17 @@ def _canonical_encoding(name: str) -> str | None:
 
 
 def iter_xml(data: bytes, label: str, what: str) -> Iterator[Element]:
-    """Yield elements at their end tag from a safe streaming parse of ``data``.
+    """Yield elements at their end tag (see :func:`iter_xml_events`)."""
+    for _event, elem in iter_xml_events(data, label, what, ("end",)):
+        yield elem
+
+
+def iter_xml_events(data: bytes, label: str, what: str,
+                    events: tuple[str, ...] = ("start", "end")) -> Iterator[tuple[str, Element]]:
+    """Yield ``(event, element)`` pairs (``start``/``end``) from a safe streaming parse.
+
+    Memory: the parser builds the tree as it goes; callers free each element at its end
+    (:class:`TreePruner`) so that only the open elements stay alive, whatever the file holds.
 
     Safety: entity-expansion bombs ("billion laughs", quadratic blow-up) and external
     entities all need a document type declaration. A document without ``<!DOCTYPE`` (after
@@ -196,12 +206,12 @@ def iter_xml(data: bytes, label: str, what: str) -> Iterator[Element]:
         raise CorruptFile(label, f"empty {what} file")
     data = _to_utf8(data, label, what)
     if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
-        events: Iterator[tuple[str, Element]] = iterparse(io.BytesIO(data), events=("end",), forbid_dtd=False)
+        stream: Iterator[tuple[str, Element]] = iterparse(io.BytesIO(data), events=events, forbid_dtd=False)
     else:
-        events = _ET.iterparse(io.BytesIO(data), events=("end",))
+        stream = _ET.iterparse(io.BytesIO(data), events=events)
+    del data  # the parser holds the only reference: freed as it goes (a transcoded copy)
     try:
-        for _event, elem in events:
-            yield elem
+        yield from stream
     except ParseError as exc:
         detail = str(exc).split("\n")[0]
         if "no element found" in detail or "unclosed token" in detail:
@@ -259,6 +269,7 @@ def times_s(values: list[str | None]) -> np.ndarray:
     The common ``YYYY-MM-DDTHH:MM:SS[.fff]Z`` form is parsed by numpy in one go; anything
     else (offsets, missing values, odd forms) goes through :func:`parse_time_s`."""
     if values and all(v is not None and 20 <= len(v) <= 32 and v[-1] == "Z" and v[10] == "T" and "+" not in v and v.count("-") == 2
+                      and v.count("Z") == 1 and v.count(":") == 2
                       for v in values):
         try:
             us = np.array([v[:-1] for v in values], dtype="datetime64[us]").astype(np.int64)  # type: ignore[index]
@@ -271,9 +282,10 @@ def times_s(values: list[str | None]) -> np.ndarray:
 # ----- GPX ---------------------------------------------------------------------------------
 
 # element kinds, looked up by full tag (namespace included) through a cache
-_K_OTHER, _K_TRKPT, _K_TRKSEG, _K_TRK, _K_METADATA, _K_TIME, _K_ELE, _K_EXT, _K_SPEED, _K_HR, _K_CAD, _K_PW = range(12)
-_KIND_BY_LOCAL = {"trkpt": _K_TRKPT, "trkseg": _K_TRKSEG, "trk": _K_TRK, "metadata": _K_METADATA, "time": _K_TIME,
-                  "ele": _K_ELE, "extensions": _K_EXT, "speed": _K_SPEED}
+(_K_OTHER, _K_GPX, _K_NAME, _K_TYPE, _K_TRKPT, _K_TRKSEG, _K_TRK, _K_METADATA, _K_TIME, _K_ELE, _K_EXT, _K_SPEED,
+ _K_HR, _K_CAD, _K_PW) = range(15)  # _K_HR, _K_CAD, _K_PW last and in this order
+_KIND_BY_LOCAL = {"gpx": _K_GPX, "name": _K_NAME, "type": _K_TYPE, "trkpt": _K_TRKPT, "trkseg": _K_TRKSEG, "trk": _K_TRK,
+                  "metadata": _K_METADATA, "time": _K_TIME, "ele": _K_ELE, "extensions": _K_EXT, "speed": _K_SPEED}
 _KIND_BY_LOCAL.update({n: _K_HR for n in _HR_NAMES})
 _KIND_BY_LOCAL.update({n: _K_CAD for n in _CAD_NAMES})
 _KIND_BY_LOCAL.update({n: _K_PW for n in _POWER_NAMES})
@@ -307,45 +319,104 @@ class _Track:
         self.type: str | None = None
 
 
-def _add_point(trk: _Track, pt: Element) -> None:
-    """Collect the raw values of one ``<trkpt>``."""
-    kinds = _KINDS
-    t = ele = hr = cad = pw = spd = None
-    for child in pt:
-        k = kinds.get(child.tag)
-        if k is None:
-            k = _kind(child.tag)
-        if k == _K_TIME:
-            t = child.text
-        elif k == _K_ELE:
-            ele = child.text
+class TreePruner:
+    """Frees each parsed element at its end tag (shared by the GPX and TCX readers).
+
+    ``start``/``end`` events are fed in; :meth:`end` removes the ended element from its
+    parent, so the tree never holds more than the open elements (plus the children of
+    elements named in ``keep_children``, freed with them). Without it, elements outside the
+    track points (15M empty elements under the root of a 60 MB file) stayed alive: 1.3 GB."""
+
+    __slots__ = ("stack", "keep_children", "root")
+
+    def __init__(self, keep_children: frozenset[int] = frozenset()) -> None:
+        self.stack: list[tuple[Element, int]] = []
+        self.keep_children = keep_children
+        self.root: Element | None = None
+
+    def start(self, elem: Element, kind: int) -> None:
+        """An element opened."""
+        if self.root is None:
+            self.root = elem
+        self.stack.append((elem, kind))
+
+    def end(self) -> None:
+        """The innermost open element closed (after the caller read it): free it."""
+        elem, _ = self.stack.pop()
+        if self.stack:
+            parent, pkind = self.stack[-1]
+            if pkind in self.keep_children:
+                return
+            # events come a parse chunk (16 KiB) behind the parser: later siblings may already
+            # hang on the parent, but every earlier one is gone, so this one is first
+            if len(parent) and parent[0] is elem:
+                del parent[0]
+            else:  # pragma: no cover - defensive: never leave a subtree alive
+                elem.clear()
+
+    def parent_kind(self, up: int = 1) -> int:
+        """Kind of the ``up``-th enclosing open element (-1 when there is none)."""
+        return self.stack[-1 - up][1] if len(self.stack) > up else -1
+
+
+class _PointCollector:
+    """Streaming state of :func:`read_gpx`: the track being collected and the values of the
+    open ``<trkpt>``."""
+
+    def __init__(self) -> None:
+        self.tracks: list[_Track] = []
+        self.cur = _Track()
+        self.meta_name: str | None = None
+        self.top_ext: dict[str, float] = {}
+        self.pt: list[str | None] | None = None  # t, ele, hr, cad, pw, spd of the open point
+        self.ext_depth = 0
+        self.pt_depth = 0
+
+    def start(self, elem: Element, k: int, pr: TreePruner) -> None:
+        if k == _K_TRKPT and self.pt is None:  # a <trkpt> nested in another is not a point
+            self.pt_depth = len(pr.stack)
+            self.pt = [None] * 6
+            self.cur.lat.append(elem.get("lat"))
+            self.cur.lon.append(elem.get("lon"))
         elif k == _K_EXT:
-            for e in child.iter():
-                k2 = kinds.get(e.tag)
-                if k2 is None:
-                    k2 = _kind(e.tag)
-                if k2 >= _K_SPEED:
-                    text = e.text
-                    if k2 != _K_SPEED and (text is None or text.isspace()):
-                        text = _text_of(e)
-                    if k2 == _K_HR:
-                        hr = text
-                    elif k2 == _K_CAD:
-                        cad = text
-                    elif k2 == _K_PW:
-                        pw = text
-                    else:
-                        spd = text
-        elif k == _K_SPEED:  # GPX 1.0 <speed>, m/s
-            spd = child.text
-    trk.t.append(t)
-    trk.lat.append(pt.get("lat"))
-    trk.lon.append(pt.get("lon"))
-    trk.ele.append(ele)
-    trk.hr.append(hr)
-    trk.cad.append(cad)
-    trk.pw.append(pw)
-    trk.spd.append(spd)
+            self.ext_depth += 1
+
+    def end(self, elem: Element, k: int, pr: TreePruner) -> None:
+        pk = pr.parent_kind()
+        pt = self.pt
+        if k == _K_EXT:
+            self.ext_depth -= 1
+        if pt is not None:
+            if k == _K_TRKPT and len(pr.stack) == self.pt_depth:
+                t = self.cur
+                t.t.append(pt[0]); t.ele.append(pt[1]); t.hr.append(pt[2])  # noqa: E702
+                t.cad.append(pt[3]); t.pw.append(pt[4]); t.spd.append(pt[5])  # noqa: E702
+                self.pt = None
+            elif k == _K_TIME and pk == _K_TRKPT:
+                pt[0] = elem.text
+            elif k == _K_ELE and pk == _K_TRKPT:
+                pt[1] = elem.text
+            elif k == _K_SPEED and (pk == _K_TRKPT or self.ext_depth):
+                pt[5] = elem.text
+            elif k >= _K_HR and self.ext_depth:
+                text = elem.text
+                if text is None or text.isspace():
+                    text = _text_of(elem)
+                pt[2 + k - _K_HR] = text
+            return
+        if k == _K_TRK:
+            self.tracks.append(self.cur)
+            self.cur = _Track()
+        elif k == _K_NAME and pk == _K_TRK and elem.text and elem.text.strip():
+            self.cur.name = elem.text.strip()
+        elif k == _K_TYPE and pk == _K_TRK and elem.text:
+            self.cur.type = elem.text
+        elif k == _K_NAME and pk == _K_METADATA and elem.text and elem.text.strip():
+            self.meta_name = elem.text.strip()
+        elif pk == _K_EXT and pr.parent_kind(2) == _K_GPX:  # running_page/Garmin summary values
+            v = to_float(elem.text)
+            if math.isfinite(v):
+                self.top_ext[local_name(elem.tag)] = v
 
 
 def _column(arr: np.ndarray, keep: np.ndarray | None) -> np.ndarray | None:
@@ -381,45 +452,24 @@ def read_gpx(src: Source, *, name: str | None = None) -> list[Workout]:
     """
     blob = read_bytes(src, name)
     label = blob.name
-    tracks: list[_Track] = []
-    cur = _Track()
-    meta_name: str | None = None
-    top_ext: dict[str, float] = {}
-    root: Element | None = None
+    col = _PointCollector()
+    pruner = TreePruner(keep_children=frozenset({_K_HR, _K_CAD, _K_PW}))
     kinds = _KINDS
-    for elem in iter_xml(blob.data, label, "GPX"):
-        root = elem  # the last element ending is the document root
+    for event, elem in iter_xml_events(blob.data, label, "GPX"):
         k = kinds.get(elem.tag)
         if k is None:
             k = _kind(elem.tag)
-        if k == _K_TRKPT:
-            _add_point(cur, elem)
-            elem.clear()
-        elif k == _K_TRKSEG:
-            elem.clear()
-        elif k == _K_TRK:
-            for child in elem:
-                cn = local_name(child.tag)
-                if cn == "name" and child.text and child.text.strip():
-                    cur.name = child.text.strip()
-                elif cn == "type" and child.text:
-                    cur.type = child.text
-            tracks.append(cur)
-            cur = _Track()
-            elem.clear()
-        elif k == _K_METADATA:
-            for child in elem:
-                if local_name(child.tag) == "name" and child.text and child.text.strip():
-                    meta_name = child.text.strip()
+        if event == "start":
+            pruner.start(elem, k)
+            col.start(elem, k, pruner)
+        else:
+            col.end(elem, k, pruner)
+            pruner.end()
+    root = pruner.root
     if root is None or local_name(root.tag) != "gpx":
         what = local_name(root.tag) if root is not None else "nothing"
         raise CorruptFile(label, f"not a GPX document (root element is <{what}>, expected <gpx>)")
-    for child in root:
-        if local_name(child.tag) == "extensions":  # running_page/Garmin summary values
-            for e in child:
-                v = to_float(e.text)
-                if math.isfinite(v):
-                    top_ext[local_name(e.tag)] = v
+    tracks, meta_name, top_ext = col.tracks, col.meta_name, col.top_ext
     creator = root.get("creator")
     version = root.get("version")
 
