@@ -179,9 +179,12 @@ def test_moving_time_degenerate() -> None:
 # -------------------------------------------------------------------- speed <-> distance
 def test_distance_from_speed_constant_and_pause() -> None:
     t = np.array([0.0, 1.0, 2.0, 100.0, 101.0])
+    v = np.array([3.0, 3.0, 0.4, 3.0, 3.0])
+    d = geo.distance_from_speed_m(t, v)
+    np.testing.assert_allclose(d, [0.0, 3.0, 4.7, 4.7, 7.7])  # 98-s pause after slowing down: nothing
     v = np.full(5, 3.0)
     d = geo.distance_from_speed_m(t, v)
-    np.testing.assert_allclose(d, [0.0, 3.0, 6.0, 6.0, 9.0])  # 98-s pause contributes nothing
+    np.testing.assert_allclose(d, [0.0, 3.0, 6.0, 300.0, 303.0])  # a gap moving on both sides: moving
     d2 = geo.distance_from_speed_m(np.arange(3.0), np.array([2.0, np.nan, 2.0]))
     np.testing.assert_allclose(d2, [0.0, 1.0, 2.0])  # missing speed counts as 0 (trapezoids)
     assert geo.distance_from_speed_m(np.array([1.0]), np.array([1.0])).tolist() == [0.0]

@@ -17,10 +17,12 @@ from tests.fixtures.make_trust import (
     auto_pause_series,
     make_fit_records,
     smart_recording_series,
+    smart_recording_speed_only_series,
     sparse_distance_series,
 )
 
-CASES = {"sparse_distance": sparse_distance_series, "smart_recording": smart_recording_series, "auto_pause": auto_pause_series}
+CASES = {"sparse_distance": sparse_distance_series, "smart_recording": smart_recording_series,
+         "smart_recording_speed_only": smart_recording_speed_only_series, "auto_pause": auto_pause_series}
 
 
 @pytest.fixture(params=sorted(CASES))

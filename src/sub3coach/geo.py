@@ -230,10 +230,16 @@ def best_distance_track_m(
     return track - track[0] if track.size else track
 
 
-def distance_from_speed_m(time_s: np.ndarray, speed_mps: np.ndarray, max_gap_s: float = 30.0) -> np.ndarray:
+def distance_from_speed_m(
+    time_s: np.ndarray, speed_mps: np.ndarray, max_gap_s: float = 30.0, gap_min_speed_mps: float = 1.0
+) -> np.ndarray:
     """Cumulative distance in metres integrated from speed (trapezoid rule).
 
-    Intervals longer than ``max_gap_s`` (pauses) and missing speeds contribute nothing."""
+    Missing speeds contribute nothing. An interval longer than ``max_gap_s`` (a recording
+    gap) is not read as a stop when the speeds on both sides of it say the athlete was moving
+    (both at least ``gap_min_speed_mps``: smart recording, a lost sensor): it contributes the
+    slower of the two speeds times its length; otherwise (auto-pause slows to a stop first)
+    nothing."""
     t = np.asarray(time_s, dtype=np.float64)
     v = np.asarray(speed_mps, dtype=np.float64)
     v = np.where(np.isfinite(v), v, 0.0)  # missing or infinite speeds contribute nothing
@@ -241,7 +247,10 @@ def distance_from_speed_m(time_s: np.ndarray, speed_mps: np.ndarray, max_gap_s: 
         return np.zeros(t.shape)
     dt = np.diff(t)
     step = 0.5 * (v[1:] + v[:-1]) * dt
-    step[(dt > max_gap_s) | (dt <= 0)] = 0.0
+    slow = np.minimum(v[1:], v[:-1])
+    gap = dt > max_gap_s
+    step[gap] = np.where(slow[gap] >= gap_min_speed_mps, slow[gap] * dt[gap], 0.0)
+    step[~(dt > 0)] = 0.0
     return np.concatenate([[0.0], np.cumsum(step)])
 
 
