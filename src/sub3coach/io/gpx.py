@@ -154,8 +154,8 @@ def _to_utf8(data: bytes, label: str, what: str) -> bytes:
     if canon.startswith(("utf-16", "utf-32")):
         # declared UTF-16/32 but stored as 8-bit text (no BOM, no NUL bytes): a common mislabel
         return b'<?xml version="1.0" encoding="UTF-8"?>' + data[m.end():]
-    if canon in _EXPAT_CODECS:
-        return b'<?xml version="1.0" encoding="' + canon.encode("ascii") + b'"?>' + data[m.end():]
+    if canon in _EXPAT_CODECS and m.group(1).lower() in _EXPAT_NAMES:
+        return data  # expat reads these itself: no copy of a large file
     try:
         text = data[m.end():].decode(canon)
     except (UnicodeError, ValueError) as exc:
@@ -165,6 +165,8 @@ def _to_utf8(data: bytes, label: str, what: str) -> bytes:
 
 #: Python codec names of the encodings expat reads itself.
 _EXPAT_CODECS = frozenset({"utf-8", "ascii", "latin-1", "iso8859-1"})
+#: Spellings of them that expat itself knows.
+_EXPAT_NAMES = frozenset({b"utf-8", b"us-ascii", b"iso-8859-1"})
 
 
 def _canonical_encoding(name: str) -> str | None:
@@ -304,20 +306,55 @@ def _kind(tag: Any) -> int:
     return k
 
 
-class _Track:
-    """Raw text of one ``<trk>``'s points being collected (None where absent)."""
+class ColumnText:
+    """Text of sample columns collected from XML (None where absent), converted to float64
+    every :data:`CHUNK` points, so a long track holds 8 bytes per value instead of a Python
+    string (~60 bytes). ``t`` is converted by :func:`times_s`, the rest by :func:`floats`.
+    Call :meth:`point_done` after each point; :meth:`column` gives a whole column."""
 
-    __slots__ = ("t", "lat", "lon", "ele", "hr", "cad", "pw", "spd", "name", "type")
+    #: Points collected as text before conversion.
+    CHUNK = 16384
+    #: Column names (list attributes of text); subclasses set them.
+    COLUMNS: tuple[str, ...] = ("t",)
 
     def __init__(self) -> None:
-        self.t: list[str | None] = []
-        self.lat: list[str | None] = []
-        self.lon: list[str | None] = []
-        self.ele: list[str | None] = []
-        self.hr: list[str | None] = []
-        self.cad: list[str | None] = []
-        self.pw: list[str | None] = []
-        self.spd: list[str | None] = []
+        for c in self.COLUMNS:
+            setattr(self, c, [])
+        self._done: dict[str, list[np.ndarray]] = {c: [] for c in self.COLUMNS}
+        self._n_done = 0
+
+    def __len__(self) -> int:
+        return self._n_done + len(self.t)  # type: ignore[attr-defined]
+
+    def point_done(self) -> None:
+        """One point complete: convert the collected text once a chunk is full."""
+        if len(self.t) >= self.CHUNK:  # type: ignore[attr-defined]
+            self._flush()
+
+    def _flush(self) -> None:
+        self._n_done += len(self.t)  # type: ignore[attr-defined]
+        for c in self.COLUMNS:
+            vals = getattr(self, c)
+            if vals:
+                self._done[c].append(times_s(vals) if c == "t" else floats(vals))
+                vals.clear()
+
+    def column(self, name: str) -> np.ndarray:
+        """The whole column ``name`` as float64 (NaN where absent or unparsable)."""
+        self._flush()
+        parts = self._done[name]
+        return np.concatenate(parts) if parts else np.zeros(0)
+
+
+class _Track(ColumnText):
+    """Raw text of one ``<trk>``'s points being collected (None where absent)."""
+
+    COLUMNS = ("t", "lat", "lon", "ele", "hr", "cad", "pw", "spd")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.t: list[str | None]
+        self.lat: list[str | None]
         self.name: str | None = None
         self.type: str | None = None
 
@@ -394,6 +431,7 @@ class _PointCollector:
                 t = self.cur
                 t.t.append(pt[0]); t.ele.append(pt[1]); t.hr.append(pt[2])  # noqa: E702
                 t.cad.append(pt[3]); t.pw.append(pt[4]); t.spd.append(pt[5])  # noqa: E702
+                t.point_done()
                 self.pt = None
             elif k == _K_TIME and pk == _K_TRKPT:
                 pt[0] = elem.text
@@ -476,11 +514,9 @@ def read_gpx(src: Source, *, name: str | None = None) -> list[Workout]:
     creator = root.get("creator")
     version = root.get("version")
 
-    with_points = [t for t in tracks if t.t]
+    with_points = [t for t in tracks if len(t)]
     if not with_points:
         raise NotAnActivity(label, "GPX has no track points (routes or waypoints only)")
-    if all(x is None for t in with_points for x in t.t):
-        raise CorruptFile(label, "GPX has no timestamps (a planned route, not a recording)")
 
     workouts: list[Workout] = []
     for i, trk in enumerate(with_points):
@@ -504,7 +540,7 @@ def read_gpx(src: Source, *, name: str | None = None) -> list[Workout]:
 def _track_to_workout(trk: _Track, label: str, *, creator: str | None, version: str | None,
                       meta_name: str | None, index: int) -> Workout | None:
     """Turn collected columns into a Workout (None when the track has no timestamps)."""
-    t = times_s(trk.t)
+    t = trk.column("t")
     timed = np.isfinite(t)
     if not timed.any():
         log.warning("%s: track %d has no timestamps, skipped", label, index)
@@ -533,11 +569,11 @@ def _track_to_workout(trk: _Track, label: str, *, creator: str | None, version: 
     sport, raw_type = _sport_from_type(trk.type)
     if raw_type is not None:
         metadata["gpx_type"] = raw_type
-    lat, lon = floats(trk.lat), floats(trk.lon)
+    lat, lon = trk.column("lat"), trk.column("lon")
     bad_pos = ~((np.abs(lat) <= 90.0) & (np.abs(lon) <= 180.0))
     lat[bad_pos] = np.nan
     lon[bad_pos] = np.nan
-    hr, cad, pw, spd = floats(trk.hr), floats(trk.cad), floats(trk.pw), floats(trk.spd)
+    hr, cad, pw, spd = (trk.column(c) for c in ("hr", "cad", "pw", "spd"))
     with np.errstate(invalid="ignore"):
         hr[hr <= 0] = np.nan  # 0 = no reading
         for arr in (cad, pw, spd):
@@ -550,7 +586,7 @@ def _track_to_workout(trk: _Track, label: str, *, creator: str | None, version: 
         time_s=t[keep],
         hr_bpm=_column(hr, keep),
         speed_mps=_column(spd, keep),
-        altitude_m=_column(floats(trk.ele), keep),
+        altitude_m=_column(trk.column("ele"), keep),
         lat_deg=_column(lat, keep),
         lon_deg=_column(lon, keep),
         cadence_spm=cad_col,

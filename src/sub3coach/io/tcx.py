@@ -30,7 +30,7 @@ import numpy as np
 
 from sub3coach.errors import CorruptFile, NotAnActivity
 from sub3coach.io._source import Source, guard_reader, read_bytes
-from sub3coach.io.gpx import RELATIVE_TIME_LIMIT_S, TreePruner, floats, iter_xml_events, local_name, times_s, to_float
+from sub3coach.io.gpx import RELATIVE_TIME_LIMIT_S, ColumnText, TreePruner, iter_xml_events, local_name, to_float
 from sub3coach.workout import Workout, normalise_sport
 
 log = logging.getLogger(__name__)
@@ -38,22 +38,14 @@ log = logging.getLogger(__name__)
 __all__ = ["read_tcx"]
 
 
-class _Activity:
+class _Activity(ColumnText):
     """Raw trackpoint text and lap totals of one ``<Activity>`` being collected."""
 
-    __slots__ = ("t", "lat", "lon", "ele", "dist", "hr", "cad", "spd", "pw", "lap_dist", "lap_time",
-                 "n_laps", "sport_label", "device", "notes", "act_id", "untimed")
+    COLUMNS = ("t", "lat", "lon", "ele", "dist", "hr", "cad", "spd", "pw")
 
     def __init__(self) -> None:
-        self.t: list[str | None] = []
-        self.lat: list[str | None] = []
-        self.lon: list[str | None] = []
-        self.ele: list[str | None] = []
-        self.dist: list[str | None] = []
-        self.hr: list[str | None] = []
-        self.cad: list[str | None] = []
-        self.spd: list[str | None] = []
-        self.pw: list[str | None] = []
+        super().__init__()
+        self.t: list[str | None]
         self.lap_dist: list[float] = []
         self.lap_time: list[float] = []
         self.n_laps = 0
@@ -185,6 +177,7 @@ class _Collector:
         act.cad.append(tp[6] if tp[6] is not None else tp[9])
         act.spd.append(tp[7])
         act.pw.append(tp[8])
+        act.point_done()
 
 
 def _column(arr: np.ndarray) -> np.ndarray | None:
@@ -224,7 +217,7 @@ def read_tcx(src: Source, *, name: str | None = None) -> list[Workout]:
         raise CorruptFile(label, f"not a TCX document (root element is <{what}>, expected <TrainingCenterDatabase>)")
     if not in_activity:
         raise NotAnActivity(label, "TCX has no activities (courses, workouts or an empty export)")
-    with_points = [a for a in acts if a.t]
+    with_points = [a for a in acts if len(a)]
     if not with_points:
         if any(a.untimed for a in acts):
             raise CorruptFile(label, "TCX has no timestamps (trackpoints without <Time>)")
@@ -248,7 +241,7 @@ def _to_workout(act: _Activity, label: str, index: int) -> Workout | None:
         metadata["activity_index"] = index
     if act.untimed:
         metadata["points_without_time"] = act.untimed
-    t = times_s(act.t)
+    t = act.column("t")
     timed = np.isfinite(t)
     if not timed.any():
         log.warning("%s: activity %d has no readable timestamps, skipped", label, index)
@@ -257,11 +250,11 @@ def _to_workout(act: _Activity, label: str, index: int) -> Workout | None:
         metadata["points_without_time"] = metadata.get("points_without_time", 0) + int((~timed).sum())
     if float(np.median(t[timed])) < RELATIVE_TIME_LIMIT_S:
         metadata["relative_time"] = True
-    lat, lon = floats(act.lat)[timed], floats(act.lon)[timed]
+    lat, lon = act.column("lat")[timed], act.column("lon")[timed]
     bad_pos = ~((np.abs(lat) <= 90.0) & (np.abs(lon) <= 180.0))
     lat[bad_pos] = np.nan
     lon[bad_pos] = np.nan
-    hr, cad, spd, pw, dist = (floats(v)[timed] for v in (act.hr, act.cad, act.spd, act.pw, act.dist))
+    hr, cad, spd, pw, dist = (act.column(c)[timed] for c in ("hr", "cad", "spd", "pw", "dist"))
     with np.errstate(invalid="ignore"):
         hr[hr <= 0] = np.nan  # 0 = no reading
         for arr in (cad, spd, pw, dist):
@@ -276,7 +269,7 @@ def _to_workout(act: _Activity, label: str, index: int) -> Workout | None:
         time_s=t[timed],
         hr_bpm=_column(hr),
         speed_mps=_column(spd),
-        altitude_m=_column(floats(act.ele)[timed]),
+        altitude_m=_column(act.column("ele")[timed]),
         distance_m=_column(dist),
         lat_deg=_column(lat),
         lon_deg=_column(lon),
