@@ -11,7 +11,11 @@ arrays (no I/O), each documented with the rule it applies and why:
    year 2000 counts from the epoch (Keep-app GPX). It is shifted to ``start_hint`` when known,
    else kept and flagged (``metadata["relative_time"]``).
 3. **Gaps and pauses** (:func:`find_gaps`, :func:`find_pauses`, :func:`moving_time_s`): intervals
-   longer than ``max_gap_s`` (30 s) are pauses; nothing is ever fabricated inside them.
+   longer than ``max_gap_s`` (30 s) are gaps, never interpolated across; a gap is a pause
+   unless the distance advanced across it at a walk or faster (1 m/s: smart recording, a
+   lost signal), and an interval counts as moving at 0.5 m/s or faster. Distance comes from
+   the best evidence (:meth:`Workout.distance_track_m`): a sparse device distance channel is
+   interpolated between its values, following speed or GPS, never read as standing still.
 4. **Heart rate** (:func:`hr_out_of_range`, :func:`hr_stuck_mask`,
    :func:`interpolate_short_gaps`): values outside 30-230 BPM are missing; a value that stays
    exactly constant for more than 120 s is a lost sensor; holes of at most 10 s are linearly

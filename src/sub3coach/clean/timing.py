@@ -122,7 +122,8 @@ def find_pauses(
 
     A stretch is a maximal run of consecutive intervals that :func:`geo.moving_mask` does not
     count as moving: slower than ``min_speed_mps`` (standing at a crossing, devices that keep
-    recording while auto-paused) or longer than ``max_gap_s`` (recording gaps)."""
+    recording while auto-paused), or longer than ``max_gap_s`` without the distance advancing
+    at a walk (auto-pause, a stopped recording)."""
     t = np.asarray(time_s, dtype=np.float64)
     if t.size < 2:
         return []
