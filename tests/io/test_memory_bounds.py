@@ -89,9 +89,10 @@ def test_xml_memory_is_a_multiple_of_the_file(fmt: str, tmp_path: Path) -> None:
     assert m["seconds"] <= 3e-6 * f.stat().st_size + 1.0, m
 
 
-def test_elements_outside_tracks_are_freed(tmp_path: Path) -> None:
+@pytest.mark.parametrize("inside", ["root", "hr"])
+def test_parsed_elements_are_freed(inside: str, tmp_path: Path) -> None:
     f = tmp_path / "empty-elements.gpx"
-    f.write_bytes(empty_elements_gpx(2_000_000))  # 8 MB, 2M elements: 180 MB before
+    f.write_bytes(empty_elements_gpx(2_000_000, inside=inside))  # 8 MB, 2M elements: 180 MB before
     m = measure(f)
     assert m["samples"] == 3
     assert m["peak_mib"] <= 3 * f.stat().st_size / MIB + C_MIB, m

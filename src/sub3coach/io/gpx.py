@@ -241,17 +241,6 @@ def local_name(tag: Any) -> str:
     return ln
 
 
-def _text_of(elem: Element) -> str | None:
-    """Text of an element, or of its first child with text (``<HeartRateBpm><Value>``)."""
-    t = elem.text
-    if t is not None and t.strip():
-        return t
-    for child in elem:
-        if child.text is not None and child.text.strip():
-            return child.text
-    return None
-
-
 def floats(values: list[str | None]) -> np.ndarray:
     """Numbers as written (strings, None where absent) -> float64, NaN for absent/garbled/inf.
 
@@ -363,15 +352,14 @@ class TreePruner:
     """Frees each parsed element at its end tag (shared by the GPX and TCX readers).
 
     ``start``/``end`` events are fed in; :meth:`end` removes the ended element from its
-    parent, so the tree never holds more than the open elements (plus the children of
-    elements named in ``keep_children``, freed with them). Without it, elements outside the
-    track points (15M empty elements under the root of a 60 MB file) stayed alive: 1.3 GB."""
+    parent, so the tree never holds more than the open elements, whatever the file holds
+    (callers read an element's text at its end, before this). Without it, elements outside
+    the track points (15M empty elements under the root of a 60 MB file) stayed alive: 1.3 GB."""
 
-    __slots__ = ("stack", "keep_children", "root")
+    __slots__ = ("stack", "root")
 
-    def __init__(self, keep_children: frozenset[int] = frozenset()) -> None:
+    def __init__(self) -> None:
         self.stack: list[tuple[Element, int]] = []
-        self.keep_children = keep_children
         self.root: Element | None = None
 
     def start(self, elem: Element, kind: int) -> None:
@@ -384,9 +372,7 @@ class TreePruner:
         """The innermost open element closed (after the caller read it): free it."""
         elem, _ = self.stack.pop()
         if self.stack:
-            parent, pkind = self.stack[-1]
-            if pkind in self.keep_children:
-                return
+            parent = self.stack[-1][0]
             # events come a parse chunk (16 KiB) behind the parser: later siblings may already
             # hang on the parent, but every earlier one is gone, so this one is first
             if len(parent) and parent[0] is elem:
@@ -411,8 +397,11 @@ class _PointCollector:
         self.pt: list[str | None] | None = None  # t, ele, hr, cad, pw, spd of the open point
         self.ext_depth = 0
         self.pt_depth = 0
+        self.child_text: str | None = None  # first text of a child of an open <hr>/<cad>/<power>
 
     def start(self, elem: Element, k: int, pr: TreePruner) -> None:
+        if k >= _K_HR:
+            self.child_text = None
         if k == _K_TRKPT and self.pt is None:  # a <trkpt> nested in another is not a point
             self.pt_depth = len(pr.stack)
             self.pt = [None] * 6
@@ -442,8 +431,10 @@ class _PointCollector:
             elif k >= _K_HR and self.ext_depth:
                 text = elem.text
                 if text is None or text.isspace():
-                    text = _text_of(elem)
+                    text = self.child_text  # <HeartRateBpm><Value>150</Value>
                 pt[2 + k - _K_HR] = text
+            elif pk >= _K_HR and self.child_text is None and elem.text and not elem.text.isspace():
+                self.child_text = elem.text
             return
         if k == _K_TRK:
             self.tracks.append(self.cur)
@@ -494,7 +485,7 @@ def read_gpx(src: Source, *, name: str | None = None) -> list[Workout]:
     blob = read_bytes(src, name)
     label = blob.name
     col = _PointCollector()
-    pruner = TreePruner(keep_children=frozenset({_K_HR, _K_CAD, _K_PW}))
+    pruner = TreePruner()
     kinds = _KINDS
     for event, elem in iter_xml_events(blob.data, label, "GPX"):
         k = kinds.get(elem.tag)
