@@ -242,3 +242,11 @@ def test_multi_member_gzip_reads_whole() -> None:
     np.testing.assert_array_equal(a.time_s, b.time_s)
     with pytest.raises(CorruptFile, match="trailing garbage"):
         read_file(gzip.compress(fit) + b"junk", name="junk.fit.gz")
+
+
+@pytest.mark.parametrize("fmt", ["gpx", "tcx"])
+def test_deep_nesting_is_refused_not_held(fmt: str) -> None:
+    root = b"<gpx>" if fmt == "gpx" else b"<TrainingCenterDatabase>"
+    data = b'<?xml version="1.0"?>' + root + b"<a>" * 100_000
+    with pytest.raises(CorruptFile, match=f"deep.{fmt}: {fmt.upper()} elements nested deeper than 256 levels"):
+        read_file(data, name=f"deep.{fmt}")

@@ -199,7 +199,7 @@ def read_tcx(src: Source, *, name: str | None = None) -> list[Workout]:
     blob = read_bytes(src, name)
     label = blob.name
     col = _Collector()
-    pruner = TreePruner()
+    pruner = TreePruner(label, "TCX")
     kinds = _KINDS
     for event, elem in iter_xml_events(blob.data, label, "TCX"):
         k = kinds.get(elem.tag)
