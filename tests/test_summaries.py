@@ -14,6 +14,7 @@ from sub3coach.io.fit import read_fit
 from sub3coach.library import Library
 from tests.fixtures.make_trust import (
     Case,
+    auto_pause_drift_series,
     auto_pause_series,
     make_fit_records,
     smart_recording_series,
@@ -22,7 +23,8 @@ from tests.fixtures.make_trust import (
 )
 
 CASES = {"sparse_distance": sparse_distance_series, "smart_recording": smart_recording_series,
-         "smart_recording_speed_only": smart_recording_speed_only_series, "auto_pause": auto_pause_series}
+         "smart_recording_speed_only": smart_recording_speed_only_series, "auto_pause": auto_pause_series,
+         "auto_pause_drift": auto_pause_drift_series}
 
 
 @pytest.fixture(params=sorted(CASES))
@@ -67,3 +69,11 @@ def test_library_rows_use_the_same_rule(case: tuple[str, Case, bytes], tmp_path:
     (hist,) = lib.summaries()  # what training load and the planner read
     assert hist.moving_time_s == pytest.approx(c.moving_s, abs=1.0)
     assert hist.distance_m == pytest.approx(c.total_m, rel=1e-3)
+
+
+def test_timer_pauses_are_read_from_fit_events() -> None:
+    c = auto_pause_drift_series()
+    w = read_fit(make_fit_records(c))[0]
+    assert w.metadata["timer_pauses_s"] == [[c.pauses[0][0], c.pauses[0][1]]]
+    # without the device's word the drift would count as moving
+    assert geo.moving_time_s(w.time_s, w.distance_track_m()) == pytest.approx(c.moving_s + 150.0)

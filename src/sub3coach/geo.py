@@ -120,13 +120,32 @@ def moving_mask(
         return (dt > 0) & np.isfinite(v) & (v >= need)
 
 
-def moving_time_s(time_s: np.ndarray, distance_m: np.ndarray, min_speed_mps: float = 0.5, max_gap_s: float = 30.0) -> float:
-    """Seconds spent moving (see :func:`moving_mask`)."""
+def moving_time_s(
+    time_s: np.ndarray,
+    distance_m: np.ndarray,
+    min_speed_mps: float = 0.5,
+    max_gap_s: float = 30.0,
+    pauses: list[tuple[float, float]] | list[list[float]] | None = None,
+) -> float:
+    """Seconds spent moving (see :func:`moving_mask`). ``pauses`` are ``(start, end)`` times
+    (s) the device says its timer was stopped (FIT timer events): an interval whose middle
+    lies in one is not moving, whatever the distance did (GPS drift while paused)."""
     t = np.asarray(time_s, dtype=np.float64)
     if t.size < 2:
         return 0.0
     m = moving_mask(t, distance_m, min_speed_mps, max_gap_s)
+    if pauses:
+        m &= ~in_intervals(0.5 * (t[1:] + t[:-1]), pauses)
     return float(np.diff(t)[m].sum())
+
+
+def in_intervals(x: np.ndarray, intervals: list[tuple[float, float]] | list[list[float]]) -> np.ndarray:
+    """Mask of the values of ``x`` inside any ``[start, end]`` interval (intervals may overlap)."""
+    iv = np.asarray(intervals, dtype=np.float64).reshape(-1, 2)
+    iv = iv[np.argsort(iv[:, 0], kind="stable")]
+    ends = np.maximum.accumulate(iv[:, 1])
+    k = np.searchsorted(iv[:, 0], x, side="right") - 1
+    return (k >= 0) & (x <= ends[np.clip(k, 0, None)])
 
 
 def _bracket(ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

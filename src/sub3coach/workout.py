@@ -174,7 +174,8 @@ class Workout:
             meta["distance_from_samples_m"] = distance
             if distance is None or distance <= 1.05 * self.device_distance_m:
                 distance = float(self.device_distance_m)
-        moving = geo.moving_time_s(self.time_s, dist) if dist is not None else None
+        pauses = self.metadata.get("timer_pauses_s")
+        moving = geo.moving_time_s(self.time_s, dist, pauses=pauses) if dist is not None else None
         gain = geo.elevation_gain_m(self.altitude_m) if self.has("altitude_m") else None
         avg_hr = max_hr = None
         if self.has("hr_bpm"):

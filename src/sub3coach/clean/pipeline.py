@@ -212,7 +212,7 @@ def clean(
 
     meta["cleaned"] = True
     w.metadata = meta
-    moving = geo.moving_time_s(t, track) if track is not None else None
+    moving = geo.moving_time_s(t, track, pauses=meta.get("timer_pauses_s")) if track is not None else None
     check_bounds(w, moving, float(np.nanmax(track)) if track is not None and track.size else None)
     return w
 

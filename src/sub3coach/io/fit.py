@@ -80,6 +80,8 @@ _FIT_DATETIME_MIN = 0x10000000
 #: :data:`sub3coach.clean.plausible.MAX_SAMPLES`): decoding stops there, so memory stays
 #: below ~100 MB whatever the file holds.
 MAX_RECORDS = 1_000_000
+#: Timer events kept per file (a real activity has a few hundred at most).
+_MAX_TIMER_EVENTS = 100_000
 #: Above this median "stride" cadence a running file already holds steps per minute.
 _STRIDES_MAX_PLAUSIBLE = 130.0
 
@@ -89,6 +91,7 @@ _MESG_SPORT = 12
 _MESG_SESSION = 18
 _MESG_LAP = 19
 _MESG_RECORD = 20
+_MESG_EVENT = 21
 _MESG_DEVICE_INFO = 23
 _MESG_ACTIVITY = 34
 _MESG_TIMESTAMP_CORRELATION = 162
@@ -98,7 +101,7 @@ _FIELD_TIMESTAMP = 253
 
 #: Messages whose every field is decoded (few per file; developer bookkeeping needs 206/207).
 _FULL_MESGS = frozenset({
-    _MESG_FILE_ID, _MESG_SPORT, _MESG_SESSION, _MESG_LAP, _MESG_DEVICE_INFO, _MESG_ACTIVITY,
+    _MESG_FILE_ID, _MESG_SPORT, _MESG_SESSION, _MESG_LAP, _MESG_DEVICE_INFO, _MESG_ACTIVITY, _MESG_EVENT,
     _MESG_TIMESTAMP_CORRELATION, _MESG_FIELD_DESCRIPTION, _MESG_DEVELOPER_DATA_ID,
 })
 
@@ -293,6 +296,8 @@ class _Decoded:
     lap_sport: Any = None
     activity: dict[str, Any] | None = None
     correlation: dict[str, Any] | None = None
+    #: (raw FIT time, event_type) of timer events: start / stop / stop_all...
+    timer_events: list[tuple[float, str]] = field(default_factory=list)
     #: record values, ``len(_RECORD_COLS)`` float64 per record (NaN where absent): a flat
     #: C array, 8 bytes per value, instead of a Python list of objects (~36 bytes per value)
     values: array = field(default_factory=lambda: array("d"))
@@ -357,6 +362,11 @@ def _decode(data: bytes, name: str, *, lean: bool = True) -> _Decoded:
                     values.extend([v if v.__class__ is float or v.__class__ is int else nan for v in row])
                     if len(values) > max_values:
                         raise ImplausibleWorkout(name, f"more than {MAX_RECORDS:,} FIT records, more samples than a workout may hold")
+                elif num == _MESG_EVENT:
+                    vals = _values(frame)
+                    ts = _num(vals.get("timestamp"))
+                    if vals.get("event") == "timer" and ts is not None and len(out.timer_events) < _MAX_TIMER_EVENTS:
+                        out.timer_events.append((ts, str(vals.get("event_type"))))
                 elif num == _MESG_SESSION:
                     out.sessions.append(_values(frame))
                 elif num == _MESG_FILE_ID:
@@ -500,6 +510,10 @@ def _build_workout(
     sub = session.get("sub_sport")
     if dec.file_types and dec.file_types[0]:
         metadata["fit_file_type"] = dec.file_types[0]
+    pauses = [[a, b] for a, b in _timer_pauses(dec.timer_events, float(t_unix[0] - arr[0, c["timestamp"]]))
+              if b > t_unix[0] and a < t_unix[-1]] if t_unix.size else []
+    if pauses:
+        metadata["timer_pauses_s"] = pauses
     return Workout(
         time_s=t_unix,
         hr_bpm=_channel(arr[:, c["heart_rate"]]),
@@ -592,6 +606,21 @@ def _workouts_from_decoded(dec: _Decoded, label: str) -> list[Workout]:
         workouts.append(_build_workout(arr[mask], t_raw[mask] + offset, sess, sess.get("sport"),
                                        dec, label, device, m))
     return workouts
+
+
+def _timer_pauses(events: list[tuple[float, str]], offset: float) -> list[tuple[float, float]]:
+    """``(start, end)`` unix seconds of every stretch the device's timer was stopped (auto-pause
+    or the stop button) and started again; a final stop without a restart is no pause."""
+    pauses: list[tuple[float, float]] = []
+    stopped_at: float | None = None
+    for t, kind in sorted(events):
+        if kind.startswith("stop") and stopped_at is None:
+            stopped_at = t
+        elif kind == "start" and stopped_at is not None:
+            if t > stopped_at:
+                pauses.append((stopped_at + offset, t + offset))
+            stopped_at = None
+    return pauses
 
 
 def _session_start(s: dict[str, Any]) -> float | None:
