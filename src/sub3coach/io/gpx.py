@@ -406,6 +406,7 @@ class _PointCollector:
         self.pt: list[str | None] | None = None  # t, ele, hr, cad, pw, spd of the open point
         self.ext_depth = 0
         self.pt_depth = 0
+        self.any_time = False  # whether any point has a <time>
         self.child_text: str | None = None  # first text of a child of an open <hr>/<cad>/<power>
 
     def start(self, elem: Element, k: int, pr: TreePruner) -> None:
@@ -429,6 +430,7 @@ class _PointCollector:
                 t = self.cur
                 t.t.append(pt[0]); t.ele.append(pt[1]); t.hr.append(pt[2])  # noqa: E702
                 t.cad.append(pt[3]); t.pw.append(pt[4]); t.spd.append(pt[5])  # noqa: E702
+                self.any_time = self.any_time or pt[0] is not None
                 t.point_done()
                 self.pt = None
             elif k == _K_TIME and pk == _K_TRKPT:
@@ -517,6 +519,8 @@ def read_gpx(src: Source, *, name: str | None = None) -> list[Workout]:
     with_points = [t for t in tracks if len(t)]
     if not with_points:
         raise NotAnActivity(label, "GPX has no track points (routes or waypoints only)")
+    if not col.any_time:
+        raise CorruptFile(label, "GPX has no timestamps (a planned route, not a recording)")
 
     workouts: list[Workout] = []
     for i, trk in enumerate(with_points):
