@@ -504,9 +504,11 @@ def read_gpx(src: Source, *, name: str | None = None) -> list[Workout]:
             k = _kind(elem.tag)
         if event == "start":
             pruner.start(elem, k)
-            col.start(elem, k, pruner)
+            if k or col.ext_depth or col.pt is not None:  # an unknown element outside points: nothing to read
+                col.start(elem, k, pruner)
         else:
-            col.end(elem, k, pruner)
+            if k or col.ext_depth or col.pt is not None:
+                col.end(elem, k, pruner)
             pruner.end()
     root = pruner.root
     if root is None or local_name(root.tag) != "gpx":
