@@ -1,6 +1,6 @@
 """Zip members are read in one pass (issue 12): opening an archive parses its whole central
 directory, so reopening it per member made importing N members O(N^2) (3,000 members: 82 s,
-now 27 s on 2 workers; ``python /tmp/bench/zipbench.py 3000`` in the report)."""
+now 27 s on 2 workers: ``python -m tests.test_importer_zip 3000``)."""
 from __future__ import annotations
 
 import sys
@@ -54,3 +54,26 @@ def test_import_opens_the_zip_a_bounded_number_of_times(many_zip: Path, tmp_path
     report = importer.run(jobs)
     assert report.imported == 120 and not report.failed
     assert len(_OPENS) <= len(chunks)
+
+
+def main(n: int, workers: int = 2) -> None:
+    """``python -m tests.test_importer_zip N [WORKERS]``: time to import a zip of N small GPX
+    members into a new library (the figure the module docstring quotes)."""
+    import tempfile
+    import time
+
+    from sub3coach.importer import import_paths
+
+    d = Path(tempfile.mkdtemp())
+    z = d / "many.zip"
+    base = synthetic_run(duration_s=20, seed=1)
+    with zipfile.ZipFile(z, "w", zipfile.ZIP_DEFLATED) as zf:
+        for i in range(n):
+            zf.writestr(f"acts/run-{i:05d}.gpx", write_gpx(base.replace(time_s=base.time_s + 86400.0 * i)))
+    t0 = time.perf_counter()
+    report = import_paths([z], Library(d / "lib.duckdb"), workers=workers)
+    print(f"{n} members, {workers} workers: {time.perf_counter() - t0:.1f} s, imported {report.imported}, failed {len(report.failed)}")
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]), *(int(a) for a in sys.argv[2:3]))
