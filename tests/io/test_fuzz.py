@@ -242,6 +242,18 @@ def test_multi_member_gzip_reads_whole() -> None:
     np.testing.assert_array_equal(a.time_s, b.time_s)
     with pytest.raises(CorruptFile, match="trailing garbage"):
         read_file(gzip.compress(fit) + b"junk", name="junk.fit.gz")
+    (c,) = read_file(gzip.compress(fit) + b"\0" * 512, name="padded.fit.gz")  # zero padding
+    assert len(c) == len(b)
+
+
+def test_many_gzip_members_take_linear_time() -> None:
+    from sub3coach.io._source import gunzip_limited
+
+    fit = make_fit_activity(n=120, seed=3)
+    data = b"".join(gzip.compress(fit[i : i + 64]) for i in range(0, len(fit), 64)) * 40
+    t0 = time.perf_counter()
+    assert gunzip_limited(data, "many.gz") == fit * 40
+    assert time.perf_counter() - t0 < 2.0  # ~5,000 members; was quadratic in the member count
 
 
 @pytest.mark.parametrize("fmt", ["gpx", "tcx"])

@@ -110,29 +110,48 @@ def read_bytes(src: Source, name: str | None = None, *, decompress: bool = True)
     return Blob(data=data, name=label)
 
 
+#: Bytes of compressed input fed to zlib at a time (keeps every step's copies small).
+_GZIP_FEED = 1 << 20
+
+
 def gunzip_limited(data: bytes, label: str, limit: int = MAX_FILE_BYTES) -> bytes:
-    """Decompress gzip ``data``, refusing output beyond ``limit`` bytes or :data:`MAX_RATIO`."""
+    """Decompress gzip ``data`` (any number of members, as ``cat a.gz b.gz`` makes, and the
+    zero padding some tools append), refusing output beyond ``limit`` bytes or
+    :data:`MAX_RATIO`. Time and memory are linear in the input and the output.
+
+    Raises:
+        CorruptFile: a broken or truncated stream, or trailing bytes that are not gzip.
+        UnsafeArchive: output beyond the cap (a gzip bomb)."""
     cap = int(min(limit, max(len(data) * MAX_RATIO, 16 * 2**20)))
+    view = memoryview(data)
     parts: list[bytes] = []
-    size = 0
-    rest = data
-    while True:  # one gzip member after another (``cat a.gz b.gz`` is a valid gzip file)
+    size = pos = 0
+    while True:
         d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        try:
-            out = d.decompress(rest, cap - size + 1)
-        except zlib.error as exc:
-            raise CorruptFile(label, f"broken gzip stream ({exc})") from exc
-        size += len(out)
-        if size > cap or d.unconsumed_tail:
-            raise UnsafeArchive(label, f"gzip expands beyond {cap // 2**20} MiB (possible zip bomb)")
-        if not d.eof:
-            raise CorruptFile(label, "truncated gzip stream")
-        parts.append(out)
-        rest = d.unused_data
-        if not rest.strip(b"\0"):  # end, or the zero padding some tools append
+        feed = 256  # doubling: what zlib copies back (unused_data) stays below twice the member
+        while not d.eof:
+            if pos >= len(view):
+                raise CorruptFile(label, "truncated gzip stream")
+            chunk = view[pos : pos + feed]
+            pos += len(chunk)
+            feed = min(2 * feed, _GZIP_FEED)
+            try:
+                out = d.decompress(chunk, cap - size + 1)
+            except zlib.error as exc:
+                raise CorruptFile(label, f"broken gzip stream ({exc})") from exc
+            size += len(out)
+            if size > cap or d.unconsumed_tail:
+                raise UnsafeArchive(label, f"gzip expands beyond {cap // 2**20} MiB (possible zip bomb)")
+            if out:
+                parts.append(out)
+        pos -= len(d.unused_data)  # at most one feed: where the next member starts
+        rest = view[pos:]
+        if not len(rest):
             return b"".join(parts)
-        if rest[:2] != b"\x1f\x8b":
-            raise CorruptFile(label, "trailing garbage after the gzip stream")
+        if bytes(rest[:2]) != b"\x1f\x8b":
+            if bytes(rest).strip(b"\0"):
+                raise CorruptFile(label, "trailing garbage after the gzip stream")
+            return b"".join(parts)
 
 
 def open_text_stream(path: str | os.PathLike) -> io.TextIOBase:
