@@ -23,7 +23,7 @@ from tests.fixtures.make_fit import make_fit_activity
 from tests.fixtures.make_trust import Case, make_fit_records
 
 #: Mutated inputs per format; the whole file runs in a few seconds.
-N_MUTANTS = 250
+N_MUTANTS = 800
 
 _NUMBER = re.compile(rb"\d+(?:\.\d+)?")
 _EXTREMES = [b"1e400", b"-1e400", b"nan", b"inf", b"-1", b"0", b"9" * 5000, b"1." + b"1" * 5000,
