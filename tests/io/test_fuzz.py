@@ -262,3 +262,15 @@ def test_deep_nesting_is_refused_not_held(fmt: str) -> None:
     data = b'<?xml version="1.0"?>' + root + b"<a>" * 100_000
     with pytest.raises(CorruptFile, match=f"deep.{fmt}: {fmt.upper()} elements nested deeper than 256 levels"):
         read_file(data, name=f"deep.{fmt}")
+
+
+def test_one_absolute_record_does_not_unanchor_a_relative_fit() -> None:
+    """A device-relative FIT (seconds since power-on) with one corrupt absolute record: the
+    recording stays relative (flagged) and the corrupt record is dropped by cleaning."""
+    n = 300
+    t = FIT_EPOCH_UNIX_S + 5000.0 + np.arange(n, dtype=np.float64)  # raw times 5000..5299
+    t[100] = 1_717_311_600.0  # one record with a real 2024 date
+    (w,) = read_file(make_fit_records(Case(t, 3.0 * np.arange(n, dtype=np.float64), None, np.full(n, 140.0))), name="rel.fit")
+    assert w.metadata["relative_time"] is True
+    c = clean(w)
+    assert len(c) == n - 1 and c.elapsed_s == pytest.approx(n - 1)

@@ -457,7 +457,8 @@ def _device_name(dec: _Decoded) -> str | None:
 def _time_offset(dec: _Decoded, t_raw: np.ndarray) -> tuple[float, dict[str, Any]]:
     """Seconds to add to raw FIT times to get unix seconds, plus metadata about the anchor."""
     finite = t_raw[np.isfinite(t_raw)]
-    if finite.size == 0 or float(np.nanmax(finite)) >= _FIT_DATETIME_MIN:
+    # the median, not the extremes: one corrupt record must not decide for the whole file
+    if finite.size == 0 or float(np.median(finite)) >= _FIT_DATETIME_MIN:
         return float(FIT_EPOCH_UNIX_S), {}
     meta: dict[str, Any] = {"relative_time": True}
     corr = dec.correlation or {}
