@@ -36,6 +36,7 @@ from sub3coach.clean import (
     speed_from_track,
     validate,
 )
+from sub3coach.errors import ImplausibleWorkout
 from sub3coach.workout import CHANNELS, Workout
 from tests.conftest import shared_path
 
@@ -534,6 +535,16 @@ def _arrays(w: Workout) -> dict[str, np.ndarray]:
     return {c: getattr(w, c).copy() for c in ("time_s",) + CHANNELS if getattr(w, c) is not None}
 
 
+def _clean_or_refused(w: Workout) -> Workout | None:
+    """clean(w), or None when it refuses the workout for a stated bound (random speeds can
+    average more than a human runs)."""
+    try:
+        return clean(w)
+    except ImplausibleWorkout as exc:
+        assert "faster than" in exc.detail or "farther than" in exc.detail, exc.detail
+        return None
+
+
 PROPS = settings(max_examples=70, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -542,7 +553,9 @@ PROPS = settings(max_examples=70, deadline=None, suppress_health_check=[HealthCh
 def test_clean_invariants(w: Workout) -> None:
     before = _arrays(w)
     meta_before = {k: v for k, v in w.metadata.items()}
-    out = clean(w)
+    out = _clean_or_refused(w)
+    if out is None:
+        return
     # the input is never mutated
     after = _arrays(w)
     assert before.keys() == after.keys()
@@ -569,7 +582,9 @@ def test_clean_invariants(w: Workout) -> None:
 @PROPS
 @given(workouts())
 def test_clean_is_idempotent(w: Workout) -> None:
-    once = clean(w)
+    once = _clean_or_refused(w)
+    if once is None:
+        return
     twice = clean(once)
     assert twice.sport == once.sport
     np.testing.assert_array_equal(twice.time_s, once.time_s)

@@ -126,12 +126,48 @@ def test_elevation_gain_counts_from_the_lowest_point() -> None:
 
 # ----------------------------------------------------------------------- moving time / mask
 def test_moving_mask_speed_and_gap_rules() -> None:
-    t = np.array([0.0, 1.0, 2.0, 3.0, 63.0, 64.0])
-    d = np.array([0.0, 3.0, 3.2, 6.2, 100.0, 103.0])
+    t = np.array([0.0, 1.0, 2.0, 3.0, 63.0, 64.0, 124.0, 125.0])
+    d = np.array([0.0, 3.0, 3.2, 6.2, 26.2, 29.2, 209.2, 212.2])
     m = geo.moving_mask(t, d)
-    # 3 m/s moving; 0.2 m/s standing; 3 m/s moving; 60-s gap is a pause; 3 m/s moving
-    assert m.tolist() == [True, False, True, False, True]
-    assert geo.moving_time_s(t, d) == pytest.approx(3.0)
+    # 3 m/s moving; 0.2 m/s standing; 3 m/s; a 60-s gap over 20 m (0.33 m/s: auto-pause,
+    # GPS drift) is a pause; 3 m/s; a 60-s gap over 180 m (3 m/s: smart recording) is moving
+    assert m.tolist() == [True, False, True, False, True, True, True]
+    assert geo.moving_time_s(t, d) == pytest.approx(64.0)
+    # a gap at a slow walk (0.8 m/s) is not enough evidence of moving; the same without a gap is
+    assert geo.moving_mask(np.array([0.0, 60.0]), np.array([0.0, 48.0])).tolist() == [False]
+    assert geo.moving_mask(np.array([0.0, 20.0]), np.array([0.0, 16.0])).tolist() == [True]
+
+
+def test_fill_track_follows_secondary_and_time() -> None:
+    t = np.arange(6.0)
+    p = np.array([0.0, np.nan, np.nan, 30.0, np.nan, np.nan])
+    np.testing.assert_allclose(geo.fill_track_m(t, p), [0, 10, 20, 30, 30, 30])
+    sec = np.array([0.0, 1.0, 9.0, 10.0, 12.0, 15.0])  # most of the hole's distance in its 2nd step
+    np.testing.assert_allclose(geo.fill_track_m(t, p, sec), [0, 3, 27, 30, 32, 35])
+    out = geo.fill_track_m(t, p, sec, extend=False)
+    assert np.isnan(out[4:]).all() and out[2] == pytest.approx(27)
+    # a decreasing value (device glitch) never makes the track go back
+    np.testing.assert_allclose(geo.fill_track_m(t[:3], np.array([0.0, 5.0, 4.0])), [0, 5, 5])
+    assert np.isnan(geo.fill_track_m(t, np.full(6, np.nan))).all()
+
+
+def test_best_distance_track_sparse_channel_is_not_a_stop() -> None:
+    # distance on 3 of every 4 samples (as a Suunto FIT writes it): moving time stays whole
+    t = np.arange(0.0, 1200.0)
+    d = 3.0 * t
+    d[1::4] = np.nan
+    forward_filled = np.maximum.accumulate(np.where(np.isnan(d), 0.0, d))
+    assert geo.moving_time_s(t, forward_filled) < 0.8 * 1199  # the old reading
+    track = geo.best_distance_track_m(t, d)
+    assert geo.moving_time_s(t, track) == pytest.approx(1199.0)
+    np.testing.assert_allclose(track, 3.0 * t)
+    # evidence order: distance, then speed, then GPS
+    v = np.full(t.size, 2.0)
+    np.testing.assert_allclose(geo.best_distance_track_m(t, None, v)[-1], 2.0 * 1199)
+    lat = 48.0 + np.arange(t.size) * 1e-5
+    lon = np.full(t.size, 2.0)
+    assert geo.best_distance_track_m(t, None, None, lat, lon)[-1] == pytest.approx(1199 * 1.112, rel=0.01)
+    assert geo.best_distance_track_m(t) is None
 
 
 def test_moving_time_degenerate() -> None:
@@ -143,9 +179,12 @@ def test_moving_time_degenerate() -> None:
 # -------------------------------------------------------------------- speed <-> distance
 def test_distance_from_speed_constant_and_pause() -> None:
     t = np.array([0.0, 1.0, 2.0, 100.0, 101.0])
+    v = np.array([3.0, 3.0, 0.4, 3.0, 3.0])
+    d = geo.distance_from_speed_m(t, v)
+    np.testing.assert_allclose(d, [0.0, 3.0, 4.7, 4.7, 7.7])  # 98-s pause after slowing down: nothing
     v = np.full(5, 3.0)
     d = geo.distance_from_speed_m(t, v)
-    np.testing.assert_allclose(d, [0.0, 3.0, 6.0, 6.0, 9.0])  # 98-s pause contributes nothing
+    np.testing.assert_allclose(d, [0.0, 3.0, 6.0, 300.0, 303.0])  # a gap moving on both sides: moving
     d2 = geo.distance_from_speed_m(np.arange(3.0), np.array([2.0, np.nan, 2.0]))
     np.testing.assert_allclose(d2, [0.0, 1.0, 2.0])  # missing speed counts as 0 (trapezoids)
     assert geo.distance_from_speed_m(np.array([1.0]), np.array([1.0])).tolist() == [0.0]

@@ -38,6 +38,11 @@ class CorruptFile(Sub3Error):
         super().__init__(detail, path)
 
 
+class ImplausibleWorkout(CorruptFile):
+    """A workout beyond what any human records (lasting years, thousands of km, faster on
+    average than a sprinter...): refused, naming the bound (see :mod:`sub3coach.clean.plausible`)."""
+
+
 class NotAnActivity(Sub3Error):
     """A valid file that holds no activity (FIT monitoring/settings file, empty export...).
 

@@ -99,34 +99,166 @@ def moving_mask(
     distance_m: np.ndarray,
     min_speed_mps: float = 0.5,
     max_gap_s: float = 30.0,
+    gap_min_speed_mps: float = 1.0,
 ) -> np.ndarray:
     """For each interval between consecutive samples, whether the athlete was moving.
 
-    An interval counts as moving when its average speed is at least ``min_speed_mps`` and it
-    is no longer than ``max_gap_s`` (a longer gap is a pause: auto-pause or a stopped
-    recording). Returns a bool array of length ``len(time_s) - 1``."""
+    An interval counts as moving when its average speed (m/s) is at least ``min_speed_mps``.
+    An interval longer than ``max_gap_s`` seconds (a recording gap: smart recording, lost
+    signal, auto-pause) is never taken for a stop by itself: it counts as moving when the
+    distance advanced across it at ``gap_min_speed_mps`` or more (the data says the athlete
+    moved), and as a pause otherwise (auto-pause freezes the device's distance; GPS drift
+    while standing stays far below a walk). Returns a bool array of length
+    ``len(time_s) - 1``."""
     t = np.asarray(time_s, dtype=np.float64)
     d = np.asarray(distance_m, dtype=np.float64)
     dt = np.diff(t)
     dd = np.diff(d)
     with np.errstate(invalid="ignore", divide="ignore"):
         v = dd / dt
-    return (dt > 0) & (dt <= max_gap_s) & np.isfinite(v) & (v >= min_speed_mps)
+        need = np.where(dt > max_gap_s, max(min_speed_mps, gap_min_speed_mps), min_speed_mps)
+        return (dt > 0) & np.isfinite(v) & (v >= need)
 
 
-def moving_time_s(time_s: np.ndarray, distance_m: np.ndarray, min_speed_mps: float = 0.5, max_gap_s: float = 30.0) -> float:
-    """Seconds spent moving (see :func:`moving_mask`)."""
+def moving_time_s(
+    time_s: np.ndarray,
+    distance_m: np.ndarray,
+    min_speed_mps: float = 0.5,
+    max_gap_s: float = 30.0,
+    pauses: list[tuple[float, float]] | list[list[float]] | None = None,
+) -> float:
+    """Seconds spent moving (see :func:`moving_mask`). ``pauses`` are ``(start, end)`` times
+    (s) the device says its timer was stopped (FIT timer events): an interval whose middle
+    lies in one is not moving, whatever the distance did (GPS drift while paused)."""
     t = np.asarray(time_s, dtype=np.float64)
     if t.size < 2:
         return 0.0
     m = moving_mask(t, distance_m, min_speed_mps, max_gap_s)
+    if pauses:
+        m &= ~in_intervals(0.5 * (t[1:] + t[:-1]), pauses)
     return float(np.diff(t)[m].sum())
 
 
-def distance_from_speed_m(time_s: np.ndarray, speed_mps: np.ndarray, max_gap_s: float = 30.0) -> np.ndarray:
+def in_intervals(x: np.ndarray, intervals: list[tuple[float, float]] | list[list[float]]) -> np.ndarray:
+    """Mask of the values of ``x`` inside any ``[start, end]`` interval (intervals may overlap)."""
+    iv = np.asarray(intervals, dtype=np.float64).reshape(-1, 2)
+    iv = iv[np.argsort(iv[:, 0], kind="stable")]
+    ends = np.maximum.accumulate(iv[:, 1])
+    k = np.searchsorted(iv[:, 0], x, side="right") - 1
+    return (k >= 0) & (x <= ends[np.clip(k, 0, None)])
+
+
+def _bracket(ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Index of the previous (``-1`` if none) and next (``n`` if none) True of ``ok`` at each
+    position, the position itself included."""
+    n = ok.size
+    idx = np.arange(n)
+    prev = np.where(ok, idx, -1)
+    np.maximum.accumulate(prev, out=prev)
+    nxt = np.where(ok, idx, n)
+    nxt = np.minimum.accumulate(nxt[::-1])[::-1]
+    return prev, nxt
+
+
+def fill_track_m(
+    time_s: np.ndarray,
+    primary_m: np.ndarray,
+    secondary_m: np.ndarray | None = None,
+    *,
+    extend: bool = True,
+) -> np.ndarray:
+    """A cumulative distance track (metres) from a channel that may be sparse.
+
+    Where ``primary_m`` (e.g. the device's distance) has a value it is kept (made monotone:
+    a distance never decreases). Inside a hole, the distance between the bracketing values is
+    distributed along the hole following ``secondary_m`` (a distance integrated from speed,
+    or along GPS) when that advances across the hole, else linearly in time: a sparse channel
+    is never read as standing still. With ``extend``, samples before the first and after the
+    last value follow ``secondary_m`` (or stay constant without it); otherwise they stay NaN.
+    Returns a new array; all NaN when ``primary_m`` has no finite value."""
+    t = np.asarray(time_s, dtype=np.float64)
+    p = np.asarray(primary_m, dtype=np.float64)
+    ok = np.isfinite(p)
+    out = np.full(p.shape, np.nan)
+    if not ok.any():
+        return out
+    idx = np.flatnonzero(ok)
+    out[idx] = np.maximum.accumulate(p[idx])
+    if ok.all():
+        return out
+    s = None
+    if secondary_m is not None:
+        s = np.asarray(secondary_m, dtype=np.float64)
+        if not np.isfinite(s).all():
+            s = None
+    prev, nxt = _bracket(ok)
+    n = p.size
+    hole = np.flatnonzero(~ok & (prev >= 0) & (nxt < n))
+    if hole.size:
+        a, b = prev[hole], nxt[hole]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            frac = (t[hole] - t[a]) / (t[b] - t[a])
+            if s is not None:
+                span = s[b] - s[a]
+                frac = np.where(span > 0, (s[hole] - s[a]) / span, frac)
+        frac = np.clip(np.nan_to_num(frac, nan=0.0), 0.0, 1.0)
+        out[hole] = out[a] + frac * (out[b] - out[a])
+    if extend:
+        first, last = idx[0], idx[-1]
+        if s is not None:
+            out[:first] = out[first] - (s[first] - s[:first])
+            out[last + 1 :] = out[last] + (s[last + 1 :] - s[last])
+        else:
+            out[:first] = out[first]
+            out[last + 1 :] = out[last]
+    return out
+
+
+def best_distance_track_m(
+    time_s: np.ndarray,
+    distance_m: np.ndarray | None = None,
+    speed_mps: np.ndarray | None = None,
+    lat_deg: np.ndarray | None = None,
+    lon_deg: np.ndarray | None = None,
+) -> np.ndarray | None:
+    """Cumulative distance in metres (0 at the first sample) from the best evidence present.
+
+    The device's distance channel where it has values; its holes filled following the speed
+    channel (integrated, :func:`distance_from_speed_m`), else the GPS track, else linearly in
+    time (:func:`fill_track_m`). Without a distance channel: integrated speed, else haversine
+    along GPS. ``None`` when none of these has a finite value. This one rule feeds every
+    summary (moving time, pace, distance), the library, training load, plans and features."""
+    t = np.asarray(time_s, dtype=np.float64)
+
+    def has(v: np.ndarray | None) -> bool:
+        return v is not None and bool(np.isfinite(v).any())
+
+    secondary: np.ndarray | None = None
+    primary_full = has(distance_m) and bool(np.isfinite(distance_m).all())  # type: ignore[arg-type]
+    if not primary_full:
+        if has(speed_mps):
+            secondary = distance_from_speed_m(t, speed_mps)  # type: ignore[arg-type]
+        elif has(lat_deg) and has(lon_deg):
+            secondary = cumulative_distance_m(lat_deg, lon_deg)  # type: ignore[arg-type]
+    if has(distance_m):
+        track = fill_track_m(t, distance_m, secondary)  # type: ignore[arg-type]
+    elif secondary is not None:
+        track = secondary
+    else:
+        return None
+    return track - track[0] if track.size else track
+
+
+def distance_from_speed_m(
+    time_s: np.ndarray, speed_mps: np.ndarray, max_gap_s: float = 30.0, gap_min_speed_mps: float = 1.0
+) -> np.ndarray:
     """Cumulative distance in metres integrated from speed (trapezoid rule).
 
-    Intervals longer than ``max_gap_s`` (pauses) and missing speeds contribute nothing."""
+    Missing speeds contribute nothing. An interval longer than ``max_gap_s`` (a recording
+    gap) is not read as a stop when the speeds on both sides of it say the athlete was moving
+    (both at least ``gap_min_speed_mps``: smart recording, a lost sensor): it contributes the
+    slower of the two speeds times its length; otherwise (auto-pause slows to a stop first)
+    nothing."""
     t = np.asarray(time_s, dtype=np.float64)
     v = np.asarray(speed_mps, dtype=np.float64)
     v = np.where(np.isfinite(v), v, 0.0)  # missing or infinite speeds contribute nothing
@@ -134,7 +266,10 @@ def distance_from_speed_m(time_s: np.ndarray, speed_mps: np.ndarray, max_gap_s: 
         return np.zeros(t.shape)
     dt = np.diff(t)
     step = 0.5 * (v[1:] + v[:-1]) * dt
-    step[(dt > max_gap_s) | (dt <= 0)] = 0.0
+    slow = np.minimum(v[1:], v[:-1])
+    gap = dt > max_gap_s
+    step[gap] = np.where(slow[gap] >= gap_min_speed_mps, slow[gap] * dt[gap], 0.0)
+    step[~(dt > 0)] = 0.0
     return np.concatenate([[0.0], np.cumsum(step)])
 
 

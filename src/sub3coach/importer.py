@@ -14,6 +14,9 @@ import gzip
 import logging
 import multiprocessing as mp
 import os
+import sys
+import threading
+import time
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -220,17 +223,23 @@ def _prepare(workouts: list[Workout], sha: str) -> list[Workout]:
     return out
 
 
-def parse_job(job: Job) -> tuple[str, str | None, list[Workout] | None, Sub3Error | None]:
+def parse_job(job: Job, zips: dict[str, zipfile.ZipFile] | None = None) -> tuple[str, str | None, list[Workout] | None, Sub3Error | None]:
     """Read and clean the workouts of a ``file`` or ``member`` job.
 
-    Returns ``(label, sha256, workouts, error)``; never raises for bad input."""
+    ``zips`` caches open archives by path, so that the members of one zip are read in one
+    pass (opening a zip parses its whole central directory: once per member made importing
+    N members O(N^2)). Returns ``(label, sha256, workouts, error)``; never raises for bad
+    input."""
     from sub3coach.io.dispatch import read_file
 
     try:
         if job.kind == "member":
-            with open_zip(job.path, job.path) as zf:
-                info = zf.getinfo(job.member)  # type: ignore[arg-type]
-                data = read_zip_member(zf, info, job.path)
+            if zips is None:
+                with open_zip(job.path, job.path) as zf:
+                    data = read_zip_member(zf, zf.getinfo(job.member), job.path)  # type: ignore[arg-type]
+            else:
+                zf = zips.get(job.path) or zips.setdefault(job.path, open_zip(job.path, job.path))
+                data = read_zip_member(zf, zf.getinfo(job.member), job.path)  # type: ignore[arg-type]
         else:
             data = read_bytes(job.path, job.label, decompress=False).data
         sha = file_sha256(data)
@@ -250,15 +259,74 @@ def parse_job(job: Job) -> tuple[str, str | None, list[Workout] | None, Sub3Erro
 
 Outcome = tuple[str, "str | None", "list[Workout] | None", "Sub3Error | None"]
 
+#: Seconds between a worker's checks that the importing process still lives.
+WATCHDOG_INTERVAL_S = 0.5
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie, killed but not yet reaped, does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rpartition(b")")[2].split()[0] not in (b"Z", b"X")
+    except OSError:
+        return True  # no /proc (not Linux): kill(0) said it exists
+
+
+def _watch_parent(pid: int) -> None:
+    while _alive(pid):
+        time.sleep(WATCHDOG_INTERVAL_S)
+    os._exit(70)  # the importer is gone (kill -9, OOM killer): stop at once, mid-task too
+
+
+def _worker_init(parent_pid: int) -> None:
+    """Worker process initializer: die with the importing process.
+
+    The pool's workers are children of multiprocessing's fork server, not of the importer, so
+    a ``kill -9`` of the importer left them running their task. Each worker therefore watches
+    the importer's pid from a daemon thread and exits within :data:`WATCHDOG_INTERVAL_S`; on
+    Linux it also asks the kernel (``PR_SET_PDEATHSIG``) for SIGKILL when its own parent, the
+    fork server, dies."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+            import signal
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):  # pragma: no cover - exotic libc
+            log.debug("PR_SET_PDEATHSIG unavailable")
+    threading.Thread(target=_watch_parent, args=(parent_pid,), name="sub3-parent-watch", daemon=True).start()
+
+
+def _cleaned(label: str, workouts: list[Workout]) -> Outcome:
+    """The outcome of cleaning the workouts of one stream item: a workout that cleaning
+    refuses (:class:`~sub3coach.errors.ImplausibleWorkout`) fails that item only, never the
+    rest of its stream."""
+    from sub3coach.clean import clean
+
+    try:
+        return label, None, [clean(w) for w in workouts], None
+    except Sub3Error as exc:
+        return label, None, None, exc
+
 
 def parse_jobs(jobs: list[Job]) -> list[Outcome]:
-    """:func:`parse_job` for several jobs (one worker task)."""
-    return [parse_job(j) for j in jobs]
+    """:func:`parse_job` for several jobs (one worker task); each zip is opened once."""
+    zips: dict[str, zipfile.ZipFile] = {}
+    try:
+        return [parse_job(j, zips) for j in jobs]
+    finally:
+        for zf in zips.values():
+            zf.close()
 
 
 def parse_strava_shard(path: str, label: str, k: int, n: int) -> list[Outcome]:
     """Read and clean shard ``k`` of ``n`` of a Strava export (one worker task)."""
-    from sub3coach.clean import clean
     from sub3coach.io.strava_export import iter_strava_export
 
     out: list[Outcome] = []
@@ -267,7 +335,7 @@ def parse_strava_shard(path: str, label: str, k: int, n: int) -> list[Outcome]:
             if item.error is not None:
                 out.append((item.source, None, None, item.error))
             else:
-                out.append((item.source, None, [clean(w) for w in item.workouts], None))
+                out.append(_cleaned(item.source, item.workouts))
     except Sub3Error as exc:
         if k == 0:  # the same container error hits every shard: report it once
             out.append((label, None, None, exc))
@@ -278,11 +346,10 @@ def parse_strava_shard(path: str, label: str, k: int, n: int) -> list[Outcome]:
 
 def parse_corpus_shard(path: str, label: str, k: int, n: int) -> list[Outcome]:
     """Read and clean shard ``k`` of ``n`` (row groups) of a corpus Parquet (one worker task)."""
-    from sub3coach.clean import clean
     from sub3coach.io.corpus import iter_corpus
 
     try:
-        return [(f"{label}#{w.workout_id}", None, [clean(w)], None) for w in iter_corpus(path, shard=(k, n))]
+        return [_cleaned(f"{label}#{w.workout_id}", [w]) for w in iter_corpus(path, shard=(k, n))]
     except Sub3Error as exc:
         return [(label, None, None, exc)] if k == 0 else []
     except Exception as exc:  # a reader bug must not end the batch
@@ -388,9 +455,7 @@ class Importer:
         parallel = self.workers > 1
         # worker tasks: small batches of files, and shards of each Strava export
         tasks: list[tuple[Callable[..., list[Outcome]], tuple[Any, ...]]] = []
-        batch = max(1, min(8, len(parse) // (4 * self.workers) or 1))
-        for i in range(0, len(parse), batch):
-            tasks.append((parse_jobs, (parse[i : i + batch],)))
+        tasks.extend((parse_jobs, (chunk,)) for chunk in self._chunks(parse))
         for j in jobs:
             if j.kind == "stream" and j.stream_kind == "strava":
                 n = 4 * self.workers if parallel else 1
@@ -411,6 +476,21 @@ class Importer:
                 self.flush()
         return self.report
 
+    def _chunks(self, parse: list[Job]) -> list[list[Job]]:
+        """Worker tasks: files in batches of at most 8; the members of each zip in about
+        ``4 * workers`` chunks, each of which opens the archive once."""
+        files = [j for j in parse if j.kind == "file"]
+        by_zip: dict[str, list[Job]] = {}
+        for j in parse:
+            if j.kind == "member":
+                by_zip.setdefault(j.path, []).append(j)
+        batch = max(1, min(8, len(files) // (4 * self.workers) or 1))
+        chunks = [files[i : i + batch] for i in range(0, len(files), batch)]
+        for members in by_zip.values():
+            size = max(8, -(-len(members) // (4 * self.workers)))
+            chunks.extend(members[i : i + size] for i in range(0, len(members), size))
+        return chunks
+
     @staticmethod
     def _corpus_shards(job: Job) -> int:
         """One shard per row group (bounded), so worker results stay small."""
@@ -423,7 +503,8 @@ class Importer:
 
     def _run_pool(self, tasks: list[tuple[Callable[..., list[Outcome]], tuple[Any, ...]]]) -> None:
         ctx = mp.get_context("forkserver")
-        with cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx) as pool:
+        with cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx, initializer=_worker_init,
+                                    initargs=(os.getpid(),)) as pool:
             pending: dict[cf.Future[Any], tuple[Callable[..., list[Outcome]], tuple[Any, ...]]] = {}
             try:
                 for fn, args in tasks:
@@ -500,18 +581,19 @@ class Importer:
 
 def _iter_stream(job: Job) -> Iterator[tuple[str, list[Workout] | None, Sub3Error | None]]:
     """Workouts of a multi-workout source, cleaned, as ``(label, workouts, error)`` items."""
-    from sub3coach.clean import clean
 
     if job.stream_kind == "endomondo":
         from sub3coach.io.endomondo import iter_endomondo
 
         for w in iter_endomondo(job.path):
-            yield f"{job.label}#{w.workout_id}", [clean(w)], None
+            label, _, cleaned, err = _cleaned(f"{job.label}#{w.workout_id}", [w])
+            yield label, cleaned, err
     elif job.stream_kind == "apple_health":
         from sub3coach.io.apple_health import iter_apple_health
 
         for w in iter_apple_health(job.path, name=job.label):
-            yield w.source or job.label, [clean(w)], None
+            label, _, cleaned, err = _cleaned(w.source or job.label, [w])
+            yield label, cleaned, err
     else:  # pragma: no cover - expand() only makes the kinds above
         raise UnsupportedFormat(f"unknown stream kind {job.stream_kind}", job.label)
 

@@ -142,22 +142,11 @@ class Workout:
 
     # ----- derived ----------------------------------------------------------------------
     def distance_track_m(self) -> np.ndarray | None:
-        """Cumulative distance in metres: the device's distance channel when present, else
-        integrated speed, else haversine over GPS. ``None`` when none of these exists."""
-        if self.has("distance_m"):
-            d = self.distance_m.copy()  # type: ignore[union-attr]
-            ok = np.isfinite(d)
-            # fill gaps forward so the track is monotone and defined everywhere
-            idx = np.where(ok, np.arange(d.size), 0)
-            np.maximum.accumulate(idx, out=idx)
-            d = d[idx]
-            d[: np.argmax(ok)] = d[np.argmax(ok)]
-            return d - d[0]
-        if self.has("speed_mps"):
-            return geo.distance_from_speed_m(self.time_s, self.speed_mps)  # type: ignore[arg-type]
-        if self.has("lat_deg") and self.has("lon_deg"):
-            return geo.cumulative_distance_m(self.lat_deg, self.lon_deg)  # type: ignore[arg-type]
-        return None
+        """Cumulative distance in metres (0 at the first sample) from the best evidence: the
+        device's distance channel where present, its holes filled following speed or GPS
+        (never read as standing still), else integrated speed, else haversine over GPS; see
+        :func:`sub3coach.geo.best_distance_track_m`. ``None`` when none of these exists."""
+        return geo.best_distance_track_m(self.time_s, self.distance_m, self.speed_mps, self.lat_deg, self.lon_deg)
 
     def content_id(self) -> str:
         """A 16-hex-digit hash of the sample content (stable across file formats only when the
@@ -185,7 +174,8 @@ class Workout:
             meta["distance_from_samples_m"] = distance
             if distance is None or distance <= 1.05 * self.device_distance_m:
                 distance = float(self.device_distance_m)
-        moving = geo.moving_time_s(self.time_s, dist) if dist is not None else None
+        pauses = self.metadata.get("timer_pauses_s")
+        moving = geo.moving_time_s(self.time_s, dist, pauses=pauses) if dist is not None else None
         gain = geo.elevation_gain_m(self.altitude_m) if self.has("altitude_m") else None
         avg_hr = max_hr = None
         if self.has("hr_bpm"):

@@ -6,16 +6,21 @@ checked for path traversal and zip bombs before anything is read.
 """
 from __future__ import annotations
 
+import functools
 import gzip
 import io
+import logging
 import os
 import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Union
+from typing import Any, BinaryIO, Callable, TypeVar, Union
 
-from sub3coach.errors import CorruptFile, UnsafeArchive
+from sub3coach.errors import CorruptFile, Sub3Error, UnsafeArchive
+
+log = logging.getLogger(__name__)
+F = TypeVar("F", bound=Callable[..., Any])
 
 Source = Union[str, os.PathLike, bytes, bytearray, BinaryIO]
 
@@ -43,6 +48,29 @@ def source_name(src: Source, name: str | None = None) -> str:
         return str(src)
     n = getattr(src, "name", None)
     return str(n) if isinstance(n, str) else "<bytes>"
+
+
+def guard_reader(what: str) -> Callable[[F], F]:
+    """Decorate a reader ``f(src, *, name=None, ...)`` so that no exception outside the
+    project's hierarchy escapes it for any input bytes: anything unexpected (a parser bug, a
+    library's ``ValueError``...) becomes :class:`CorruptFile` naming the file, with the cause
+    kept and logged. ``MemoryError`` and ``KeyboardInterrupt`` pass through."""
+
+    def deco(fn: F) -> F:
+        @functools.wraps(fn)
+        def wrapper(src: Source, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(src, *args, **kwargs)
+            except (Sub3Error, MemoryError):
+                raise
+            except (Exception, RecursionError) as exc:
+                label = source_name(src, kwargs.get("name"))
+                log.warning("%s reader failed on %s", what, label, exc_info=True)
+                raise CorruptFile(label, f"cannot read {what} data ({type(exc).__name__}: {str(exc)[:120]})") from exc
+
+        return wrapper  # type: ignore[return-value]
+
+    return deco
 
 
 def read_bytes(src: Source, name: str | None = None, *, decompress: bool = True) -> Blob:
@@ -82,19 +110,48 @@ def read_bytes(src: Source, name: str | None = None, *, decompress: bool = True)
     return Blob(data=data, name=label)
 
 
+#: Bytes of compressed input fed to zlib at a time (keeps every step's copies small).
+_GZIP_FEED = 1 << 20
+
+
 def gunzip_limited(data: bytes, label: str, limit: int = MAX_FILE_BYTES) -> bytes:
-    """Decompress gzip ``data``, refusing output beyond ``limit`` bytes or :data:`MAX_RATIO`."""
+    """Decompress gzip ``data`` (any number of members, as ``cat a.gz b.gz`` makes, and the
+    zero padding some tools append), refusing output beyond ``limit`` bytes or
+    :data:`MAX_RATIO`. Time and memory are linear in the input and the output.
+
+    Raises:
+        CorruptFile: a broken or truncated stream, or trailing bytes that are not gzip.
+        UnsafeArchive: output beyond the cap (a gzip bomb)."""
     cap = int(min(limit, max(len(data) * MAX_RATIO, 16 * 2**20)))
-    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    try:
-        out = d.decompress(data, cap + 1)
-    except zlib.error as exc:
-        raise CorruptFile(label, f"broken gzip stream ({exc})") from exc
-    if len(out) > cap or d.unconsumed_tail:
-        raise UnsafeArchive(label, f"gzip expands beyond {cap // 2**20} MiB (possible zip bomb)")
-    if not d.eof:
-        raise CorruptFile(label, "truncated gzip stream")
-    return out
+    view = memoryview(data)
+    parts: list[bytes] = []
+    size = pos = 0
+    while True:
+        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        feed = 256  # doubling: what zlib copies back (unused_data) stays below twice the member
+        while not d.eof:
+            if pos >= len(view):
+                raise CorruptFile(label, "truncated gzip stream")
+            chunk = view[pos : pos + feed]
+            pos += len(chunk)
+            feed = min(2 * feed, _GZIP_FEED)
+            try:
+                out = d.decompress(chunk, cap - size + 1)
+            except zlib.error as exc:
+                raise CorruptFile(label, f"broken gzip stream ({exc})") from exc
+            size += len(out)
+            if size > cap or d.unconsumed_tail:
+                raise UnsafeArchive(label, f"gzip expands beyond {cap // 2**20} MiB (possible zip bomb)")
+            if out:
+                parts.append(out)
+        pos -= len(d.unused_data)  # at most one feed: where the next member starts
+        rest = view[pos:]
+        if not len(rest):
+            return b"".join(parts)
+        if bytes(rest[:2]) != b"\x1f\x8b":
+            if bytes(rest).strip(b"\0"):
+                raise CorruptFile(label, "trailing garbage after the gzip stream")
+            return b"".join(parts)
 
 
 def open_text_stream(path: str | os.PathLike) -> io.TextIOBase:

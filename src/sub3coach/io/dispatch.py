@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from sub3coach.errors import NotAnActivity, UnsupportedFormat
-from sub3coach.io._source import Source, read_bytes, sniff
+from sub3coach.io._source import Source, guard_reader, read_bytes, sniff
 from sub3coach.workout import Workout
 
 #: Formats :func:`read_file` reads (single activity files).
@@ -19,6 +19,7 @@ def detect_format(data: bytes, name: str = "") -> str | None:
     return sniff(data[:8192], name)
 
 
+@guard_reader("activity")
 def read_file(src: Source, *, name: str | None = None, fmt: str | None = None) -> list[Workout]:
     """Read one FIT, GPX or TCX file (optionally gzipped) into workouts (one per session/track).
 
@@ -61,6 +62,7 @@ def read_workout(src: Source, *, name: str | None = None) -> Workout:
     return workouts[0]
 
 
+@guard_reader("route")
 def read_course(src: Source, *, name: str | None = None, step_m: float = 10.0) -> Workout:
     """Read a planned route: a GPX track or route (``<rte>``) whose points need no timestamps,
     or any activity file (FIT/GPX/TCX) whose recorded track is reused as the course.

@@ -50,7 +50,9 @@ from __future__ import annotations
 import inspect
 import io
 import logging
+import math
 import struct
+from array import array
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,8 +62,8 @@ from fitdecode import records as _fd_records
 from fitdecode import types as _fd_types
 from fitdecode.exceptions import FitCRCError, FitEOFError, FitError, FitHeaderError, FitParseError
 
-from sub3coach.errors import CorruptFile, NotAnActivity
-from sub3coach.io._source import Source, read_bytes
+from sub3coach.errors import CorruptFile, ImplausibleWorkout, NotAnActivity
+from sub3coach.io._source import Source, guard_reader, read_bytes
 from sub3coach.workout import Workout, normalise_sport
 
 log = logging.getLogger(__name__)
@@ -74,6 +76,12 @@ FIT_EPOCH_UNIX_S: int = 631065600
 SEMICIRCLE_DEG: float = 180.0 / 2**31
 #: FIT ``date_time`` values below this are device-relative (seconds since power-on).
 _FIT_DATETIME_MIN = 0x10000000
+#: Most record messages read from one file (a workout may hold at most 1M samples,
+#: :data:`sub3coach.clean.plausible.MAX_SAMPLES`): decoding stops there, so memory stays
+#: below ~100 MB whatever the file holds.
+MAX_RECORDS = 1_000_000
+#: Timer events kept per file (a real activity has a few hundred at most).
+_MAX_TIMER_EVENTS = 100_000
 #: Above this median "stride" cadence a running file already holds steps per minute.
 _STRIDES_MAX_PLAUSIBLE = 130.0
 
@@ -83,6 +91,7 @@ _MESG_SPORT = 12
 _MESG_SESSION = 18
 _MESG_LAP = 19
 _MESG_RECORD = 20
+_MESG_EVENT = 21
 _MESG_DEVICE_INFO = 23
 _MESG_ACTIVITY = 34
 _MESG_TIMESTAMP_CORRELATION = 162
@@ -92,7 +101,7 @@ _FIELD_TIMESTAMP = 253
 
 #: Messages whose every field is decoded (few per file; developer bookkeeping needs 206/207).
 _FULL_MESGS = frozenset({
-    _MESG_FILE_ID, _MESG_SPORT, _MESG_SESSION, _MESG_LAP, _MESG_DEVICE_INFO, _MESG_ACTIVITY,
+    _MESG_FILE_ID, _MESG_SPORT, _MESG_SESSION, _MESG_LAP, _MESG_DEVICE_INFO, _MESG_ACTIVITY, _MESG_EVENT,
     _MESG_TIMESTAMP_CORRELATION, _MESG_FIELD_DESCRIPTION, _MESG_DEVELOPER_DATA_ID,
 })
 
@@ -287,7 +296,16 @@ class _Decoded:
     lap_sport: Any = None
     activity: dict[str, Any] | None = None
     correlation: dict[str, Any] | None = None
-    rows: list[list[Any]] = field(default_factory=list)
+    #: (raw FIT time, event_type) of timer events: start / stop / stop_all...
+    timer_events: list[tuple[float, str]] = field(default_factory=list)
+    #: record values, ``len(_RECORD_COLS)`` float64 per record (NaN where absent): a flat
+    #: C array, 8 bytes per value, instead of a Python list of objects (~36 bytes per value)
+    values: array = field(default_factory=lambda: array("d"))
+
+    @property
+    def n_records(self) -> int:
+        """Record messages decoded."""
+        return len(self.values) // len(_RECORD_COLS)
 
 
 def _values(frame: Any) -> dict[str, Any]:
@@ -315,7 +333,9 @@ def _decode(data: bytes, name: str, *, lean: bool = True) -> _Decoded:
             error_handling=fitdecode.ErrorHandling.IGNORE,
         )
     out = _Decoded()
-    rows = out.rows
+    values = out.values
+    nan = math.nan
+    max_values = MAX_RECORDS * len(_RECORD_COLS)
     ncols = len(_RECORD_COLS)
     col = _COL
     devfield_cls = _fd_types.DevField
@@ -339,7 +359,14 @@ def _decode(data: bytes, name: str, *, lean: bool = True) -> _Decoded:
                         i = col.get(f.name)
                         if i is not None and row[i] is None:
                             row[i] = fd.value
-                    rows.append(row)
+                    values.extend([v if v.__class__ is float or v.__class__ is int else nan for v in row])
+                    if len(values) > max_values:
+                        raise ImplausibleWorkout(name, f"more than {MAX_RECORDS:,} FIT records, more samples than a workout may hold")
+                elif num == _MESG_EVENT:
+                    vals = _values(frame)
+                    ts = _num(vals.get("timestamp"))
+                    if vals.get("event") == "timer" and ts is not None and len(out.timer_events) < _MAX_TIMER_EVENTS:
+                        out.timer_events.append((ts, str(vals.get("event_type"))))
                 elif num == _MESG_SESSION:
                     out.sessions.append(_values(frame))
                 elif num == _MESG_FILE_ID:
@@ -391,14 +418,9 @@ def _enum_name(v: Any) -> str | None:
 # ----------------------------------------------------------------------------------------
 # Building workouts
 # ----------------------------------------------------------------------------------------
-def _rows_to_array(rows: list[list[Any]]) -> np.ndarray:
-    """(n, len(_RECORD_COLS)) float64 array, NaN where a value is missing or not a number."""
-    try:
-        return np.array(rows, dtype=np.float64).reshape(len(rows), len(_RECORD_COLS))
-    except (TypeError, ValueError):
-        clean = [[v if isinstance(v, (int, float)) and not isinstance(v, bool) else None for v in r]
-                 for r in rows]
-        return np.array(clean, dtype=np.float64).reshape(len(rows), len(_RECORD_COLS))
+def _records_array(dec: _Decoded) -> np.ndarray:
+    """(n, len(_RECORD_COLS)) float64 view of the decoded records (no copy)."""
+    return np.frombuffer(dec.values, dtype=np.float64).reshape(dec.n_records, len(_RECORD_COLS))
 
 
 def _num(v: Any) -> float | None:
@@ -435,7 +457,8 @@ def _device_name(dec: _Decoded) -> str | None:
 def _time_offset(dec: _Decoded, t_raw: np.ndarray) -> tuple[float, dict[str, Any]]:
     """Seconds to add to raw FIT times to get unix seconds, plus metadata about the anchor."""
     finite = t_raw[np.isfinite(t_raw)]
-    if finite.size == 0 or float(np.nanmax(finite)) >= _FIT_DATETIME_MIN:
+    # the median, not the extremes: one corrupt record must not decide for the whole file
+    if finite.size == 0 or float(np.median(finite)) >= _FIT_DATETIME_MIN:
         return float(FIT_EPOCH_UNIX_S), {}
     meta: dict[str, Any] = {"relative_time": True}
     corr = dec.correlation or {}
@@ -488,6 +511,10 @@ def _build_workout(
     sub = session.get("sub_sport")
     if dec.file_types and dec.file_types[0]:
         metadata["fit_file_type"] = dec.file_types[0]
+    pauses = [[a, b] for a, b in _timer_pauses(dec.timer_events, float(t_unix[0] - arr[0, c["timestamp"]]))
+              if b > t_unix[0] and a < t_unix[-1]] if t_unix.size else []
+    if pauses:
+        metadata["timer_pauses_s"] = pauses
     return Workout(
         time_s=t_unix,
         hr_bpm=_channel(arr[:, c["heart_rate"]]),
@@ -510,6 +537,7 @@ def _build_workout(
     )
 
 
+@guard_reader("FIT")
 def read_fit(src: Source, *, name: str | None = None) -> list[Workout]:
     """Read a FIT activity file (optionally gzipped) into workouts, one per session.
 
@@ -536,9 +564,9 @@ def _workouts_from_decoded(dec: _Decoded, label: str) -> list[Workout]:
     types_known = [t for t in dec.file_types if t is not None]
     if types_known and "activity" not in types_known:
         raise NotAnActivity(label, f"FIT file of type {types_known[0]!r} holds no activity")
-    if not dec.rows:
+    if not dec.n_records:
         raise NotAnActivity(label, "FIT activity file holds no record samples")
-    arr = _rows_to_array(dec.rows)
+    arr = _records_array(dec)
     t_raw = arr[:, _COL["timestamp"]]
     has_t = np.isfinite(t_raw)
     n_untimed = int((~has_t).sum())
@@ -579,6 +607,21 @@ def _workouts_from_decoded(dec: _Decoded, label: str) -> list[Workout]:
         workouts.append(_build_workout(arr[mask], t_raw[mask] + offset, sess, sess.get("sport"),
                                        dec, label, device, m))
     return workouts
+
+
+def _timer_pauses(events: list[tuple[float, str]], offset: float) -> list[tuple[float, float]]:
+    """``(start, end)`` unix seconds of every stretch the device's timer was stopped (auto-pause
+    or the stop button) and started again; a final stop without a restart is no pause."""
+    pauses: list[tuple[float, float]] = []
+    stopped_at: float | None = None
+    for t, kind in sorted(events):
+        if kind.startswith("stop") and stopped_at is None:
+            stopped_at = t
+        elif kind == "start" and stopped_at is not None:
+            if t > stopped_at:
+                pauses.append((stopped_at + offset, t + offset))
+            stopped_at = None
+    return pauses
 
 
 def _session_start(s: dict[str, Any]) -> float | None:

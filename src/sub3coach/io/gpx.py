@@ -46,7 +46,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import iterparse
 
 from sub3coach.errors import CorruptFile, NotAnActivity
-from sub3coach.io._source import Source, read_bytes
+from sub3coach.io._source import Source, guard_reader, read_bytes
 from sub3coach.workout import Workout, normalise_sport
 
 log = logging.getLogger(__name__)
@@ -93,6 +93,7 @@ def parse_time_s(text: str | None) -> float:
         return math.nan
     secs = (dt - _EPOCH).total_seconds()
     if frac:
+        frac = frac[:9]  # nanoseconds are plenty; 5,000 digits would overflow int()
         secs += int(frac) / 10 ** len(frac)
     if tz and tz not in ("Z", "z"):
         sign = -1 if tz[0] == "-" else 1
@@ -116,15 +117,16 @@ def to_float(text: str | None) -> float:
 def prepare_xml(data: bytes) -> bytes:
     """Strip a UTF-8 byte-order mark and leading whitespace (some Garmin TCX files start with
     spaces before ``<?xml``, which expat refuses)."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    if data[:1] in (b" ", b"\t", b"\r", b"\n"):
-        data = data.lstrip(b" \t\r\n")
-    return data
+    while True:  # any number of UTF-8 byte-order marks and blanks, in any order
+        if data.startswith(b"\xef\xbb\xbf"):
+            data = data[3:]
+        elif data[:1] in (b" ", b"\t", b"\r", b"\n"):
+            data = data.lstrip(b" \t\r\n")
+        else:
+            return data
 
 
-_DECL_RE = re.compile(rb"^<\?xml[^>]*?encoding=[\"']([A-Za-z0-9._-]+)[\"'][^>]*\?>")
-_EXPAT_ENCODINGS = (b"utf-8", b"utf8", b"us-ascii", b"ascii", b"iso-8859-1", b"latin-1", b"latin1")
+_DECL_RE = re.compile(rb"^<\?xml[^>]*?encoding\s*=\s*[\"']([^\"'>]*)[\"'][^>]*\?>")
 
 
 def _to_utf8(data: bytes, label: str, what: str) -> bytes:
@@ -143,21 +145,56 @@ def _to_utf8(data: bytes, label: str, what: str) -> bytes:
         data = re.sub(r"^<\?xml[^>]*\?>", "", text, count=1).encode("utf-8")
         return b'<?xml version="1.0" encoding="UTF-8"?>' + data
     m = _DECL_RE.match(data)
-    if m and m.group(1).lower().replace(b"-", b"") in (b"utf16", b"utf16le", b"utf16be"):
-        # declared UTF-16 but stored as 8-bit text (no BOM, no NUL bytes): a common mislabel
+    if m is None:
+        return data
+    name = m.group(1).decode("ascii", "replace")
+    canon = _canonical_encoding(name)
+    if canon is None:
+        raise CorruptFile(label, f"{what} file declares an unknown or non-text encoding ({name[:40]})")
+    if canon.startswith(("utf-16", "utf-32")):
+        # declared UTF-16/32 but stored as 8-bit text (no BOM, no NUL bytes): a common mislabel
         return b'<?xml version="1.0" encoding="UTF-8"?>' + data[m.end():]
-    if m and m.group(1).lower() not in _EXPAT_ENCODINGS:
-        name = m.group(1).decode("ascii")
-        try:
-            text = data[m.end():].decode(name)
-        except (LookupError, UnicodeDecodeError) as exc:
-            raise CorruptFile(label, f"{what} file in an unreadable encoding ({name})") from exc
-        return b'<?xml version="1.0" encoding="UTF-8"?>' + text.encode("utf-8")
-    return data
+    if canon in _EXPAT_CODECS and m.group(1).lower() in _EXPAT_NAMES:
+        return data  # expat reads these itself: no copy of a large file
+    try:
+        text = data[m.end():].decode(canon)
+    except (UnicodeError, ValueError) as exc:
+        raise CorruptFile(label, f"{what} file in an unreadable encoding ({name[:40]})") from exc
+    return b'<?xml version="1.0" encoding="UTF-8"?>' + text.encode("utf-8", "replace")
+
+
+#: Python codec names of the encodings expat reads itself.
+_EXPAT_CODECS = frozenset({"utf-8", "ascii", "latin-1", "iso8859-1"})
+#: Spellings of them that expat itself knows.
+_EXPAT_NAMES = frozenset({b"utf-8", b"us-ascii", b"iso-8859-1"})
+
+
+def _canonical_encoding(name: str) -> str | None:
+    """Python's canonical name of a text encoding (``utf_16_be`` -> ``utf-16-be``), or None
+    for unknown names and codecs that are not text encodings (base64, rot13...)."""
+    import codecs
+
+    try:
+        info = codecs.lookup(name)
+    except (LookupError, ValueError, TypeError):
+        return None
+    if not getattr(info, "_is_text_encoding", True) or info.name in ("idna", "punycode", "utf-7", "unicode-escape", "raw-unicode-escape"):
+        return None
+    return info.name
 
 
 def iter_xml(data: bytes, label: str, what: str) -> Iterator[Element]:
-    """Yield elements at their end tag from a safe streaming parse of ``data``.
+    """Yield elements at their end tag (see :func:`iter_xml_events`)."""
+    for _event, elem in iter_xml_events(data, label, what, ("end",)):
+        yield elem
+
+
+def iter_xml_events(data: bytes, label: str, what: str,
+                    events: tuple[str, ...] = ("start", "end")) -> Iterator[tuple[str, Element]]:
+    """Yield ``(event, element)`` pairs (``start``/``end``) from a safe streaming parse.
+
+    Memory: the parser builds the tree as it goes; callers free each element at its end
+    (:class:`TreePruner`) so that only the open elements stay alive, whatever the file holds.
 
     Safety: entity-expansion bombs ("billion laughs", quadratic blow-up) and external
     entities all need a document type declaration. A document without ``<!DOCTYPE`` (after
@@ -171,12 +208,12 @@ def iter_xml(data: bytes, label: str, what: str) -> Iterator[Element]:
         raise CorruptFile(label, f"empty {what} file")
     data = _to_utf8(data, label, what)
     if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
-        events: Iterator[tuple[str, Element]] = iterparse(io.BytesIO(data), events=("end",), forbid_dtd=False)
+        stream: Iterator[tuple[str, Element]] = iterparse(io.BytesIO(data), events=events, forbid_dtd=False)
     else:
-        events = _ET.iterparse(io.BytesIO(data), events=("end",))
+        stream = _ET.iterparse(io.BytesIO(data), events=events)
+    del data  # the parser holds the only reference: freed as it goes (a transcoded copy)
     try:
-        for _event, elem in events:
-            yield elem
+        yield from stream
     except ParseError as exc:
         detail = str(exc).split("\n")[0]
         if "no element found" in detail or "unclosed token" in detail:
@@ -184,6 +221,8 @@ def iter_xml(data: bytes, label: str, what: str) -> Iterator[Element]:
         raise CorruptFile(label, f"malformed {what} XML ({detail})") from exc
     except DefusedXmlException as exc:
         raise CorruptFile(label, f"{what} XML declares entities or external references, refused as unsafe ({type(exc).__name__})") from exc
+    except (ValueError, LookupError) as exc:  # expat: an encoding it cannot read; UnicodeError
+        raise CorruptFile(label, f"{what} XML in an unreadable encoding ({type(exc).__name__}: {str(exc)[:80]})") from exc
 
 
 _LOCAL_CACHE: dict[str, str] = {}
@@ -202,17 +241,6 @@ def local_name(tag: Any) -> str:
     return ln
 
 
-def _text_of(elem: Element) -> str | None:
-    """Text of an element, or of its first child with text (``<HeartRateBpm><Value>``)."""
-    t = elem.text
-    if t is not None and t.strip():
-        return t
-    for child in elem:
-        if child.text is not None and child.text.strip():
-            return child.text
-    return None
-
-
 def floats(values: list[str | None]) -> np.ndarray:
     """Numbers as written (strings, None where absent) -> float64, NaN for absent/garbled/inf.
 
@@ -226,12 +254,17 @@ def floats(values: list[str | None]) -> np.ndarray:
     return arr
 
 
+#: The one form numpy parses exactly as ISO 8601 UTC (anything else goes through parse_time_s).
+_FAST_TIME_RE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?Z")
+
+
 def times_s(values: list[str | None]) -> np.ndarray:
     """ISO 8601 timestamps (strings, None where absent) -> unix seconds, NaN where unparsable.
 
     The common ``YYYY-MM-DDTHH:MM:SS[.fff]Z`` form is parsed by numpy in one go; anything
     else (offsets, missing values, odd forms) goes through :func:`parse_time_s`."""
-    if values and all(v is not None and len(v) >= 20 and v[-1] == "Z" and v[10] == "T" for v in values):
+    fast = _FAST_TIME_RE.fullmatch
+    if values and all(v is not None and fast(v) for v in values):
         try:
             us = np.array([v[:-1] for v in values], dtype="datetime64[us]").astype(np.int64)  # type: ignore[index]
             return us.astype(np.float64) / 1e6
@@ -243,9 +276,10 @@ def times_s(values: list[str | None]) -> np.ndarray:
 # ----- GPX ---------------------------------------------------------------------------------
 
 # element kinds, looked up by full tag (namespace included) through a cache
-_K_OTHER, _K_TRKPT, _K_TRKSEG, _K_TRK, _K_METADATA, _K_TIME, _K_ELE, _K_EXT, _K_SPEED, _K_HR, _K_CAD, _K_PW = range(12)
-_KIND_BY_LOCAL = {"trkpt": _K_TRKPT, "trkseg": _K_TRKSEG, "trk": _K_TRK, "metadata": _K_METADATA, "time": _K_TIME,
-                  "ele": _K_ELE, "extensions": _K_EXT, "speed": _K_SPEED}
+(_K_OTHER, _K_GPX, _K_NAME, _K_TYPE, _K_TRKPT, _K_TRKSEG, _K_TRK, _K_METADATA, _K_TIME, _K_ELE, _K_EXT, _K_SPEED,
+ _K_HR, _K_CAD, _K_PW) = range(15)  # _K_HR, _K_CAD, _K_PW last and in this order
+_KIND_BY_LOCAL = {"gpx": _K_GPX, "name": _K_NAME, "type": _K_TYPE, "trkpt": _K_TRKPT, "trkseg": _K_TRKSEG, "trk": _K_TRK,
+                  "metadata": _K_METADATA, "time": _K_TIME, "ele": _K_ELE, "extensions": _K_EXT, "speed": _K_SPEED}
 _KIND_BY_LOCAL.update({n: _K_HR for n in _HR_NAMES})
 _KIND_BY_LOCAL.update({n: _K_CAD for n in _CAD_NAMES})
 _KIND_BY_LOCAL.update({n: _K_PW for n in _POWER_NAMES})
@@ -261,63 +295,171 @@ def _kind(tag: Any) -> int:
     return k
 
 
-class _Track:
-    """Raw text of one ``<trk>``'s points being collected (None where absent)."""
+class ColumnText:
+    """Text of sample columns collected from XML (None where absent), converted to float64
+    every :data:`CHUNK` points, so a long track holds 8 bytes per value instead of a Python
+    string (~60 bytes). ``t`` is converted by :func:`times_s`, the rest by :func:`floats`.
+    Call :meth:`point_done` after each point; :meth:`column` gives a whole column."""
 
-    __slots__ = ("t", "lat", "lon", "ele", "hr", "cad", "pw", "spd", "name", "type")
+    #: Points collected as text before conversion.
+    CHUNK = 16384
+    #: Column names (list attributes of text); subclasses set them.
+    COLUMNS: tuple[str, ...] = ("t",)
 
     def __init__(self) -> None:
-        self.t: list[str | None] = []
-        self.lat: list[str | None] = []
-        self.lon: list[str | None] = []
-        self.ele: list[str | None] = []
-        self.hr: list[str | None] = []
-        self.cad: list[str | None] = []
-        self.pw: list[str | None] = []
-        self.spd: list[str | None] = []
+        for c in self.COLUMNS:
+            setattr(self, c, [])
+        self._done: dict[str, list[np.ndarray]] = {c: [] for c in self.COLUMNS}
+        self._n_done = 0
+
+    def __len__(self) -> int:
+        return self._n_done + len(self.t)  # type: ignore[attr-defined]
+
+    def point_done(self) -> None:
+        """One point complete: convert the collected text once a chunk is full."""
+        if len(self.t) >= self.CHUNK:  # type: ignore[attr-defined]
+            self._flush()
+
+    def _flush(self) -> None:
+        self._n_done += len(self.t)  # type: ignore[attr-defined]
+        for c in self.COLUMNS:
+            vals = getattr(self, c)
+            if vals:
+                self._done[c].append(times_s(vals) if c == "t" else floats(vals))
+                vals.clear()
+
+    def column(self, name: str) -> np.ndarray:
+        """The whole column ``name`` as float64 (NaN where absent or unparsable)."""
+        self._flush()
+        parts = self._done[name]
+        return np.concatenate(parts) if parts else np.zeros(0)
+
+
+class _Track(ColumnText):
+    """Raw text of one ``<trk>``'s points being collected (None where absent)."""
+
+    COLUMNS = ("t", "lat", "lon", "ele", "hr", "cad", "pw", "spd")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.t: list[str | None]
+        self.lat: list[str | None]
         self.name: str | None = None
         self.type: str | None = None
 
 
-def _add_point(trk: _Track, pt: Element) -> None:
-    """Collect the raw values of one ``<trkpt>``."""
-    kinds = _KINDS
-    t = ele = hr = cad = pw = spd = None
-    for child in pt:
-        k = kinds.get(child.tag)
-        if k is None:
-            k = _kind(child.tag)
-        if k == _K_TIME:
-            t = child.text
-        elif k == _K_ELE:
-            ele = child.text
+class TreePruner:
+    """Frees each parsed element at its end tag (shared by the GPX and TCX readers).
+
+    ``start``/``end`` events are fed in; :meth:`end` removes the ended element from its
+    parent, so the tree never holds more than the open elements, whatever the file holds
+    (callers read an element's text at its end, before this). Without it, elements outside
+    the track points (15M empty elements under the root of a 60 MB file) stayed alive: 1.3 GB."""
+
+    __slots__ = ("stack", "root", "label", "what")
+
+    #: Deepest element nesting accepted (real files: under 10); open elements cannot be freed.
+    MAX_DEPTH = 256
+
+    def __init__(self, label: str = "<bytes>", what: str = "XML") -> None:
+        self.stack: list[tuple[Element, int]] = []
+        self.root: Element | None = None
+        self.label, self.what = label, what
+
+    def start(self, elem: Element, kind: int) -> None:
+        """An element opened.
+
+        Raises:
+            CorruptFile: elements nested deeper than :data:`MAX_DEPTH`."""
+        if self.root is None:
+            self.root = elem
+        if len(self.stack) >= self.MAX_DEPTH:
+            raise CorruptFile(self.label, f"{self.what} elements nested deeper than {self.MAX_DEPTH} levels")
+        self.stack.append((elem, kind))
+
+    def end(self) -> None:
+        """The innermost open element closed (after the caller read it): free it."""
+        elem, _ = self.stack.pop()
+        if self.stack:
+            parent = self.stack[-1][0]
+            # events come a parse chunk (16 KiB) behind the parser: later siblings may already
+            # hang on the parent, but every earlier one is gone, so this one is first
+            if len(parent) and parent[0] is elem:
+                del parent[0]
+            else:  # pragma: no cover - defensive: never leave a subtree alive
+                elem.clear()
+
+    def parent_kind(self, up: int = 1) -> int:
+        """Kind of the ``up``-th enclosing open element (-1 when there is none)."""
+        return self.stack[-1 - up][1] if len(self.stack) > up else -1
+
+
+class _PointCollector:
+    """Streaming state of :func:`read_gpx`: the track being collected and the values of the
+    open ``<trkpt>``."""
+
+    def __init__(self) -> None:
+        self.tracks: list[_Track] = []
+        self.cur = _Track()
+        self.meta_name: str | None = None
+        self.top_ext: dict[str, float] = {}
+        self.pt: list[str | None] | None = None  # t, ele, hr, cad, pw, spd of the open point
+        self.ext_depth = 0
+        self.pt_depth = 0
+        self.any_time = False  # whether any point has a <time>
+        self.child_text: str | None = None  # first text of a child of an open <hr>/<cad>/<power>
+
+    def start(self, elem: Element, k: int, pr: TreePruner) -> None:
+        if k >= _K_HR:
+            self.child_text = None
+        if k == _K_TRKPT and self.pt is None:  # a <trkpt> nested in another is not a point
+            self.pt_depth = len(pr.stack)
+            self.pt = [None] * 6
+            self.cur.lat.append(elem.get("lat"))
+            self.cur.lon.append(elem.get("lon"))
         elif k == _K_EXT:
-            for e in child.iter():
-                k2 = kinds.get(e.tag)
-                if k2 is None:
-                    k2 = _kind(e.tag)
-                if k2 >= _K_SPEED:
-                    text = e.text
-                    if k2 != _K_SPEED and (text is None or text.isspace()):
-                        text = _text_of(e)
-                    if k2 == _K_HR:
-                        hr = text
-                    elif k2 == _K_CAD:
-                        cad = text
-                    elif k2 == _K_PW:
-                        pw = text
-                    else:
-                        spd = text
-        elif k == _K_SPEED:  # GPX 1.0 <speed>, m/s
-            spd = child.text
-    trk.t.append(t)
-    trk.lat.append(pt.get("lat"))
-    trk.lon.append(pt.get("lon"))
-    trk.ele.append(ele)
-    trk.hr.append(hr)
-    trk.cad.append(cad)
-    trk.pw.append(pw)
-    trk.spd.append(spd)
+            self.ext_depth += 1
+
+    def end(self, elem: Element, k: int, pr: TreePruner) -> None:
+        pk = pr.parent_kind()
+        pt = self.pt
+        if k == _K_EXT:
+            self.ext_depth -= 1
+        if pt is not None:
+            if k == _K_TRKPT and len(pr.stack) == self.pt_depth:
+                t = self.cur
+                t.t.append(pt[0]); t.ele.append(pt[1]); t.hr.append(pt[2])  # noqa: E702
+                t.cad.append(pt[3]); t.pw.append(pt[4]); t.spd.append(pt[5])  # noqa: E702
+                self.any_time = self.any_time or pt[0] is not None
+                t.point_done()
+                self.pt = None
+            elif k == _K_TIME and pk == _K_TRKPT:
+                pt[0] = elem.text
+            elif k == _K_ELE and pk == _K_TRKPT:
+                pt[1] = elem.text
+            elif k == _K_SPEED and (pk == _K_TRKPT or self.ext_depth):
+                pt[5] = elem.text
+            elif k >= _K_HR and self.ext_depth:
+                text = elem.text
+                if text is None or text.isspace():
+                    text = self.child_text  # <HeartRateBpm><Value>150</Value>
+                pt[2 + k - _K_HR] = text
+            elif pk >= _K_HR and self.child_text is None and elem.text and not elem.text.isspace():
+                self.child_text = elem.text
+            return
+        if k == _K_TRK:
+            self.tracks.append(self.cur)
+            self.cur = _Track()
+        elif k == _K_NAME and pk == _K_TRK and elem.text and elem.text.strip():
+            self.cur.name = elem.text.strip()
+        elif k == _K_TYPE and pk == _K_TRK and elem.text:
+            self.cur.type = elem.text
+        elif k == _K_NAME and pk == _K_METADATA and elem.text and elem.text.strip():
+            self.meta_name = elem.text.strip()
+        elif pk == _K_EXT and pr.parent_kind(2) == _K_GPX:  # running_page/Garmin summary values
+            v = to_float(elem.text)
+            if math.isfinite(v):
+                self.top_ext[local_name(elem.tag)] = v
 
 
 def _column(arr: np.ndarray, keep: np.ndarray | None) -> np.ndarray | None:
@@ -338,6 +480,7 @@ def _sport_from_type(type_text: str | None) -> tuple[str, str | None]:
     return normalise_sport(raw), raw
 
 
+@guard_reader("GPX")
 def read_gpx(src: Source, *, name: str | None = None) -> list[Workout]:
     """Read a GPX 1.0/1.1 file (path, bytes or binary file object; gzip is fine).
 
@@ -352,52 +495,33 @@ def read_gpx(src: Source, *, name: str | None = None) -> list[Workout]:
     """
     blob = read_bytes(src, name)
     label = blob.name
-    tracks: list[_Track] = []
-    cur = _Track()
-    meta_name: str | None = None
-    top_ext: dict[str, float] = {}
-    root: Element | None = None
+    col = _PointCollector()
+    pruner = TreePruner(label, "GPX")
     kinds = _KINDS
-    for elem in iter_xml(blob.data, label, "GPX"):
-        root = elem  # the last element ending is the document root
+    for event, elem in iter_xml_events(blob.data, label, "GPX"):
         k = kinds.get(elem.tag)
         if k is None:
             k = _kind(elem.tag)
-        if k == _K_TRKPT:
-            _add_point(cur, elem)
-            elem.clear()
-        elif k == _K_TRKSEG:
-            elem.clear()
-        elif k == _K_TRK:
-            for child in elem:
-                cn = local_name(child.tag)
-                if cn == "name" and child.text and child.text.strip():
-                    cur.name = child.text.strip()
-                elif cn == "type" and child.text:
-                    cur.type = child.text
-            tracks.append(cur)
-            cur = _Track()
-            elem.clear()
-        elif k == _K_METADATA:
-            for child in elem:
-                if local_name(child.tag) == "name" and child.text and child.text.strip():
-                    meta_name = child.text.strip()
+        if event == "start":
+            pruner.start(elem, k)
+            if k or col.ext_depth or col.pt is not None:  # an unknown element outside points: nothing to read
+                col.start(elem, k, pruner)
+        else:
+            if k or col.ext_depth or col.pt is not None:
+                col.end(elem, k, pruner)
+            pruner.end()
+    root = pruner.root
     if root is None or local_name(root.tag) != "gpx":
         what = local_name(root.tag) if root is not None else "nothing"
         raise CorruptFile(label, f"not a GPX document (root element is <{what}>, expected <gpx>)")
-    for child in root:
-        if local_name(child.tag) == "extensions":  # running_page/Garmin summary values
-            for e in child:
-                v = to_float(e.text)
-                if math.isfinite(v):
-                    top_ext[local_name(e.tag)] = v
+    tracks, meta_name, top_ext = col.tracks, col.meta_name, col.top_ext
     creator = root.get("creator")
     version = root.get("version")
 
-    with_points = [t for t in tracks if t.t]
+    with_points = [t for t in tracks if len(t)]
     if not with_points:
         raise NotAnActivity(label, "GPX has no track points (routes or waypoints only)")
-    if all(x is None for t in with_points for x in t.t):
+    if not col.any_time:
         raise CorruptFile(label, "GPX has no timestamps (a planned route, not a recording)")
 
     workouts: list[Workout] = []
@@ -422,7 +546,7 @@ def read_gpx(src: Source, *, name: str | None = None) -> list[Workout]:
 def _track_to_workout(trk: _Track, label: str, *, creator: str | None, version: str | None,
                       meta_name: str | None, index: int) -> Workout | None:
     """Turn collected columns into a Workout (None when the track has no timestamps)."""
-    t = times_s(trk.t)
+    t = trk.column("t")
     timed = np.isfinite(t)
     if not timed.any():
         log.warning("%s: track %d has no timestamps, skipped", label, index)
@@ -451,11 +575,11 @@ def _track_to_workout(trk: _Track, label: str, *, creator: str | None, version: 
     sport, raw_type = _sport_from_type(trk.type)
     if raw_type is not None:
         metadata["gpx_type"] = raw_type
-    lat, lon = floats(trk.lat), floats(trk.lon)
+    lat, lon = trk.column("lat"), trk.column("lon")
     bad_pos = ~((np.abs(lat) <= 90.0) & (np.abs(lon) <= 180.0))
     lat[bad_pos] = np.nan
     lon[bad_pos] = np.nan
-    hr, cad, pw, spd = floats(trk.hr), floats(trk.cad), floats(trk.pw), floats(trk.spd)
+    hr, cad, pw, spd = (trk.column(c) for c in ("hr", "cad", "pw", "spd"))
     with np.errstate(invalid="ignore"):
         hr[hr <= 0] = np.nan  # 0 = no reading
         for arr in (cad, pw, spd):
@@ -468,7 +592,7 @@ def _track_to_workout(trk: _Track, label: str, *, creator: str | None, version: 
         time_s=t[keep],
         hr_bpm=_column(hr, keep),
         speed_mps=_column(spd, keep),
-        altitude_m=_column(floats(trk.ele), keep),
+        altitude_m=_column(trk.column("ele"), keep),
         lat_deg=_column(lat, keep),
         lon_deg=_column(lon, keep),
         cadence_spm=cad_col,

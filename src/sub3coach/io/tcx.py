@@ -29,8 +29,8 @@ from xml.etree.ElementTree import Element
 import numpy as np
 
 from sub3coach.errors import CorruptFile, NotAnActivity
-from sub3coach.io._source import Source, read_bytes
-from sub3coach.io.gpx import RELATIVE_TIME_LIMIT_S, to_float, floats, iter_xml, local_name, times_s
+from sub3coach.io._source import Source, guard_reader, read_bytes
+from sub3coach.io.gpx import RELATIVE_TIME_LIMIT_S, ColumnText, TreePruner, iter_xml_events, local_name, to_float
 from sub3coach.workout import Workout, normalise_sport
 
 log = logging.getLogger(__name__)
@@ -38,22 +38,14 @@ log = logging.getLogger(__name__)
 __all__ = ["read_tcx"]
 
 
-class _Activity:
+class _Activity(ColumnText):
     """Raw trackpoint text and lap totals of one ``<Activity>`` being collected."""
 
-    __slots__ = ("t", "lat", "lon", "ele", "dist", "hr", "cad", "spd", "pw", "lap_dist", "lap_time",
-                 "n_laps", "sport_label", "device", "notes", "act_id", "untimed")
+    COLUMNS = ("t", "lat", "lon", "ele", "dist", "hr", "cad", "spd", "pw")
 
     def __init__(self) -> None:
-        self.t: list[str | None] = []
-        self.lat: list[str | None] = []
-        self.lon: list[str | None] = []
-        self.ele: list[str | None] = []
-        self.dist: list[str | None] = []
-        self.hr: list[str | None] = []
-        self.cad: list[str | None] = []
-        self.spd: list[str | None] = []
-        self.pw: list[str | None] = []
+        super().__init__()
+        self.t: list[str | None]
         self.lap_dist: list[float] = []
         self.lap_time: list[float] = []
         self.n_laps = 0
@@ -65,8 +57,8 @@ class _Activity:
 
 
 (_K_OTHER, _K_TRACKPOINT, _K_TRACK, _K_LAP, _K_ACTIVITY, _K_COURSE, _K_TIME, _K_POSITION, _K_LAT, _K_LON,
- _K_ALT, _K_DIST, _K_HR, _K_CAD, _K_EXT, _K_SPEED, _K_RUNCAD, _K_WATTS, _K_VALUE) = range(19)
-_KIND_BY_LOCAL = {
+ _K_ALT, _K_DIST, _K_HR, _K_CAD, _K_EXT, _K_SPEED, _K_RUNCAD, _K_WATTS, _K_VALUE, _K_CREATOR) = range(20)
+_KIND_BY_LOCAL = {"creator": _K_CREATOR, 
     "trackpoint": _K_TRACKPOINT, "track": _K_TRACK, "lap": _K_LAP, "activity": _K_ACTIVITY, "course": _K_COURSE,
     "workout": _K_COURSE, "time": _K_TIME, "position": _K_POSITION, "latitudedegrees": _K_LAT,
     "longitudedegrees": _K_LON, "altitudemeters": _K_ALT, "distancemeters": _K_DIST, "heartratebpm": _K_HR,
@@ -85,65 +77,114 @@ def _kind(tag: Any) -> int:
     return k
 
 
-def _add_trackpoint(act: _Activity, tp: Element) -> None:
-    """Collect the raw values of one ``<Trackpoint>`` (points without Time are counted and
-    skipped)."""
-    kinds = _KINDS
-    t = lat = lon = ele = dist = hr = cad = spd = pw = runcad = None
-    for child in tp:
-        k = kinds.get(child.tag)
-        if k is None:
-            k = _kind(child.tag)
-        if k == _K_TIME:
-            t = child.text
-        elif k == _K_POSITION:
-            for p in child:
-                pk = _kind(p.tag)
-                if pk == _K_LAT:
-                    lat = p.text
-                elif pk == _K_LON:
-                    lon = p.text
-        elif k == _K_ALT:
-            ele = child.text
-        elif k == _K_DIST:
-            dist = child.text
-        elif k == _K_HR:
-            for v in child:
-                if _kind(v.tag) == _K_VALUE:
-                    hr = v.text
-            if hr is None:
-                hr = child.text
-        elif k == _K_CAD:
-            cad = child.text
+class _Collector:
+    """Streaming state of :func:`read_tcx`: the activity being collected and the values of
+    the open ``<Trackpoint>`` (t, lat, lon, ele, dist, hr, cad, spd, pw, runcad)."""
+
+    def __init__(self) -> None:
+        self.acts: list[_Activity] = []
+        self.cur = _Activity()
+        self.in_activity = False
+        self.tp: list[str | None] | None = None
+        self.tp_depth = 0
+        self.ext_depth = 0
+        self.lap_dist: float | None = None
+        self.lap_time: float | None = None
+
+    def start(self, elem: Element, k: int, pr: TreePruner) -> None:
+        if k == _K_TRACKPOINT and self.tp is None:
+            self.tp = [None] * 10
+            self.tp_depth = len(pr.stack)
         elif k == _K_EXT:
-            for e in child.iter():
-                ek = kinds.get(e.tag)
-                if ek is None:
-                    ek = _kind(e.tag)
-                if ek == _K_SPEED:
-                    spd = e.text
-                elif ek == _K_RUNCAD:
-                    runcad = e.text
-                elif ek == _K_WATTS:
-                    pw = e.text
-    if t is None or not t.strip():
-        act.untimed += 1
-        return
-    act.t.append(t)
-    act.lat.append(lat)
-    act.lon.append(lon)
-    act.ele.append(ele)
-    act.dist.append(dist)
-    act.hr.append(hr)
-    act.cad.append(cad if cad is not None else runcad)
-    act.spd.append(spd)
-    act.pw.append(pw)
+            self.ext_depth += 1
+        elif k == _K_ACTIVITY:
+            self.cur.sport_label = elem.get("Sport")
+
+    def end(self, elem: Element, k: int, pr: TreePruner) -> None:
+        if k == _K_EXT:
+            self.ext_depth -= 1
+        if self.tp is not None:
+            self._point_value(elem, k, pr)
+            return
+        pk = pr.parent_kind()
+        cur = self.cur
+        if k == _K_LAP:
+            cur.n_laps += 1
+        elif pk == _K_LAP and k == _K_DIST:
+            cur.lap_dist.append(to_float(elem.text))
+        elif pk == _K_LAP and local_name(elem.tag) == "totaltimeseconds":
+            cur.lap_time.append(to_float(elem.text))
+        elif k == _K_ACTIVITY:
+            self.in_activity = True
+            self.acts.append(cur)
+            self.cur = _Activity()
+        elif pk == _K_ACTIVITY:
+            cn = local_name(elem.tag)
+            if cn == "id" and elem.text:
+                cur.act_id = elem.text.strip()
+            elif cn == "notes" and elem.text and elem.text.strip():
+                cur.notes = elem.text.strip()
+        elif pk == _K_CREATOR and pr.parent_kind(2) == _K_ACTIVITY and local_name(elem.tag) == "name":
+            if elem.text and elem.text.strip():
+                cur.device = elem.text.strip()
+        elif k == _K_COURSE:
+            # courses and planned workouts are not recordings: drop what they collected
+            self.cur = _Activity()
+
+    def _point_value(self, elem: Element, k: int, pr: TreePruner) -> None:
+        tp = self.tp
+        assert tp is not None
+        pk = pr.parent_kind()
+        if k == _K_TRACKPOINT and len(pr.stack) == self.tp_depth:
+            self._add_point(tp)
+            self.tp = None
+        elif pk == _K_TRACKPOINT:
+            if k == _K_TIME:
+                tp[0] = elem.text
+            elif k == _K_ALT:
+                tp[3] = elem.text
+            elif k == _K_DIST:
+                tp[4] = elem.text
+            elif k == _K_HR:
+                tp[5] = tp[5] if tp[5] is not None else elem.text
+            elif k == _K_CAD:
+                tp[6] = elem.text
+        elif pk == _K_POSITION and k in (_K_LAT, _K_LON):
+            tp[1 if k == _K_LAT else 2] = elem.text
+        elif pk == _K_HR and k == _K_VALUE:
+            tp[5] = elem.text
+        elif self.ext_depth:
+            if k == _K_SPEED:
+                tp[7] = elem.text
+            elif k == _K_WATTS:
+                tp[8] = elem.text
+            elif k == _K_RUNCAD:
+                tp[9] = elem.text
+
+    def _add_point(self, tp: list[str | None]) -> None:
+        """Collect one trackpoint (points without Time are counted and skipped)."""
+        act = self.cur
+        t = tp[0]
+        if t is None or not t.strip():
+            act.untimed += 1
+            return
+        act.t.append(t)
+        act.lat.append(tp[1])
+        act.lon.append(tp[2])
+        act.ele.append(tp[3])
+        act.dist.append(tp[4])
+        act.hr.append(tp[5])
+        act.cad.append(tp[6] if tp[6] is not None else tp[9])
+        act.spd.append(tp[7])
+        act.pw.append(tp[8])
+        act.point_done()
 
 
 def _column(arr: np.ndarray) -> np.ndarray | None:
     return arr if arr.size and np.isfinite(arr).any() else None
 
 
+@guard_reader("TCX")
 def read_tcx(src: Source, *, name: str | None = None) -> list[Workout]:
     """Read a TCX file (path, bytes or binary file object; gzip is fine).
 
@@ -157,56 +198,26 @@ def read_tcx(src: Source, *, name: str | None = None) -> list[Workout]:
     """
     blob = read_bytes(src, name)
     label = blob.name
-    acts: list[_Activity] = []
-    cur = _Activity()
-    root: Element | None = None
-    in_activity = False
+    col = _Collector()
+    pruner = TreePruner(label, "TCX")
     kinds = _KINDS
-    for elem in iter_xml(blob.data, label, "TCX"):
-        root = elem  # the last element ending is the document root
+    for event, elem in iter_xml_events(blob.data, label, "TCX"):
         k = kinds.get(elem.tag)
         if k is None:
             k = _kind(elem.tag)
-        if k == _K_TRACKPOINT:
-            _add_trackpoint(cur, elem)
-            elem.clear()
-        elif k == _K_TRACK:
-            elem.clear()
-        elif k == _K_LAP:
-            cur.n_laps += 1
-            for child in elem:
-                ck = _kind(child.tag)
-                if ck == _K_DIST:
-                    cur.lap_dist.append(to_float(child.text))
-                elif local_name(child.tag) == "totaltimeseconds":
-                    cur.lap_time.append(to_float(child.text))
-            elem.clear()
-        elif k == _K_ACTIVITY:
-            in_activity = True
-            cur.sport_label = elem.get("Sport")
-            for child in elem:
-                cn = local_name(child.tag)
-                if cn == "id" and child.text:
-                    cur.act_id = child.text.strip()
-                elif cn == "notes" and child.text and child.text.strip():
-                    cur.notes = child.text.strip()
-                elif cn == "creator":
-                    for c in child:
-                        if local_name(c.tag) == "name" and c.text and c.text.strip():
-                            cur.device = c.text.strip()
-            acts.append(cur)
-            cur = _Activity()
-            elem.clear()
-        elif k == _K_COURSE:
-            # courses and planned workouts are not recordings: drop what they collected
-            cur = _Activity()
-            elem.clear()
+        if event == "start":
+            pruner.start(elem, k)
+            col.start(elem, k, pruner)
+        else:
+            col.end(elem, k, pruner)
+            pruner.end()
+    root, acts, in_activity = pruner.root, col.acts, col.in_activity
     if root is None or local_name(root.tag) != "trainingcenterdatabase":
         what = local_name(root.tag) if root is not None else "nothing"
         raise CorruptFile(label, f"not a TCX document (root element is <{what}>, expected <TrainingCenterDatabase>)")
     if not in_activity:
         raise NotAnActivity(label, "TCX has no activities (courses, workouts or an empty export)")
-    with_points = [a for a in acts if a.t]
+    with_points = [a for a in acts if len(a)]
     if not with_points:
         if any(a.untimed for a in acts):
             raise CorruptFile(label, "TCX has no timestamps (trackpoints without <Time>)")
@@ -230,7 +241,7 @@ def _to_workout(act: _Activity, label: str, index: int) -> Workout | None:
         metadata["activity_index"] = index
     if act.untimed:
         metadata["points_without_time"] = act.untimed
-    t = times_s(act.t)
+    t = act.column("t")
     timed = np.isfinite(t)
     if not timed.any():
         log.warning("%s: activity %d has no readable timestamps, skipped", label, index)
@@ -239,11 +250,11 @@ def _to_workout(act: _Activity, label: str, index: int) -> Workout | None:
         metadata["points_without_time"] = metadata.get("points_without_time", 0) + int((~timed).sum())
     if float(np.median(t[timed])) < RELATIVE_TIME_LIMIT_S:
         metadata["relative_time"] = True
-    lat, lon = floats(act.lat)[timed], floats(act.lon)[timed]
+    lat, lon = act.column("lat")[timed], act.column("lon")[timed]
     bad_pos = ~((np.abs(lat) <= 90.0) & (np.abs(lon) <= 180.0))
     lat[bad_pos] = np.nan
     lon[bad_pos] = np.nan
-    hr, cad, spd, pw, dist = (floats(v)[timed] for v in (act.hr, act.cad, act.spd, act.pw, act.dist))
+    hr, cad, spd, pw, dist = (act.column(c)[timed] for c in ("hr", "cad", "spd", "pw", "dist"))
     with np.errstate(invalid="ignore"):
         hr[hr <= 0] = np.nan  # 0 = no reading
         for arr in (cad, spd, pw, dist):
@@ -258,7 +269,7 @@ def _to_workout(act: _Activity, label: str, index: int) -> Workout | None:
         time_s=t[timed],
         hr_bpm=_column(hr),
         speed_mps=_column(spd),
-        altitude_m=_column(floats(act.ele)[timed]),
+        altitude_m=_column(act.column("ele")[timed]),
         distance_m=_column(dist),
         lat_deg=_column(lat),
         lon_deg=_column(lon),
