@@ -67,7 +67,39 @@ def test_bundled_default_model_loads() -> None:
     lm = load_model()
     assert lm.arch == "hrnet"
     assert default_model_path().stat().st_size < 5_000_000
-    assert (lm.meta.get("metrics") or {}).get("test", {}).get("mae_bpm") is not None
+    assert lm.meta["format"] >= 2 and lm.head is not None and set(lm.head.band) == {"cold", "personal", "in-run"}
+    proto = (lm.meta.get("metrics") or {}).get("protocol") or {}
+    assert proto.get("folds", 0) >= 3, "the bundled model carries the K-fold protocol's figures"
+    assert all(proto[m]["mae_bpm"] is not None for m in ("cold", "personal", "in-run"))
+
+
+def test_personal_artifact_round_trip(tiny_model_path: Path, tmp_path: Path) -> None:
+    from sub3coach.hr.artifact import save_loaded
+    from sub3coach.hr.personalize import personalize
+    from sub3coach.synth import synthetic_run
+
+    lm = load_model(tiny_model_path)
+    me = personalize(lm, [synthetic_run(duration_s=900, seed=k) for k in range(3)], stated={"max_hr_bpm": 190.0}, athlete="me")
+    p = save_loaded(tmp_path / "me.pt", me)
+    back = load_model(p)
+    assert back.personal is not None and back.personal.n_runs == 3
+    np.testing.assert_allclose(back.personal.theta, me.personal.theta)
+    assert back.meta["athlete"]["name"] == "me" and back.meta["athlete"]["stated"] == {"max_hr_bpm": 190.0}
+
+
+def test_format_1_artifacts_still_load(tiny_model_path: Path, tmp_path: Path) -> None:
+    raw = torch.load(tiny_model_path, weights_only=True)
+    raw["format"] = 1
+    raw.pop("personal_head", None)
+    p = tmp_path / "old.pt"
+    torch.save(raw, p)
+    lm = load_model(p)
+    assert lm.head is None
+    from sub3coach.hr.predict import predict_full
+    from sub3coach.synth import synthetic_run
+
+    pr = predict_full(lm, synthetic_run(duration_s=600, seed=1))
+    assert (pr.hr_hi > pr.hr_lo).all()  # a wide default band
 
 
 @pytest.mark.parametrize("content", [b"junk\n", b"\x80\x02}q\x00.", b"PK\x03\x04" + b"\0" * 100])
