@@ -5,7 +5,7 @@ from datetime import date, timedelta
 
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from sub3coach.errors import Sub3Error
 from sub3coach.plan.history import HARD_TYPES, add_features
@@ -97,6 +97,7 @@ def test_week_plans_obey_the_rules(args: dict, model: str, race_in: int | None, 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(args=history_args, model=st.sampled_from(sorted(MODELS)), race_in=st.one_of(st.none(), st.integers(0, 20)))
+@example(args={"n_days": 8, "seed": 1, "run_prob": 0.2, "base_pace": 200.0}, model="last_run", race_in=14)
 def test_next_workout_obeys_the_rules(args: dict, model: str, race_in: int | None) -> None:
     h = history_frame(args["n_days"], seed=args["seed"], run_prob=args["run_prob"], base_pace=args["base_pace"])
     if h.empty:

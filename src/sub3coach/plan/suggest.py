@@ -500,6 +500,8 @@ def suggest_next(
     start = _as_date(as_of) or datetime.now(timezone.utc).date()
     rd = _as_date(race_date)
     p = _Planner(history, start, rd, model, rules, race_distance_m)
+    if rd is not None and rd >= start:  # a taper may rest every day until the race: the race is then next
+        max_days = max(max_days, (rd - start).days + 1)
     for k in range(max_days):
         w = p.day_workout(start + timedelta(days=k))
         if not w.is_rest:
