@@ -73,7 +73,8 @@ def resolve_personal(lm: Any, library: Path | None, athlete: str | None, *, cold
         name = lib.resolve_athlete(athlete)
         prof = _profile_values(lib, name)
         stated = {k: (v if v is not None else prof.get(k)) for k, v in stated.items()}
-        pers = library_personal(lm, lib, name, stated=stated)
+        with err_console.status(f"personal model of {name}: reading runs with HR not seen before"):
+            pers = library_personal(lm, lib, name, stated=stated)
     finally:
         lib.close()
     zones = stated.get("max_hr_bpm")
