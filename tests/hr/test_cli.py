@@ -234,3 +234,13 @@ def test_evaluate_protocol_command(tiny_corpus: Path, tmp_path: Path) -> None:
     assert "cold: 2-fold by runner" in text and "personal" not in text
     r = runner.invoke(hr_app, ["evaluate", "--data", str(tiny_corpus), "--protocol", "warm"])
     assert r.exit_code == 2 and "--protocol" in r.stderr
+
+
+def test_a_library_run_is_predicted_from_the_runs_before_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    lib_path = tmp_path / "lib.duckdb"
+    monkeypatch.setenv("SUB3_LIBRARY", str(lib_path))
+    ids = _library_with_runs(lib_path, "ann", 25.0, 4, seed=500)
+    first = json.loads(_ok(["predict", ids[0], "--json"]))
+    last = json.loads(_ok(["predict", ids[-1], "--json"]))
+    assert first["personal"].startswith("ann: no run with HR yet")  # nothing before the first run
+    assert "personal model of ann (3 runs" in last["personal"]  # never the run itself

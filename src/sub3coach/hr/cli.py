@@ -299,8 +299,9 @@ def predict_cmd(
         _check_predict_args(input_, course, pace, pace_plan, out)
         lm = load_model(model)
         workouts, label, stream = _predict_inputs(input_, course, pace, pace_plan, library)
+        before = float(workouts[0].time_s[0]) if course is None and not stream and len(workouts[0]) else None
         ctx = resolve_personal(lm, library, athlete, cold=cold or stream, max_hr=max_hr, resting_hr=resting_hr,
-                               model_given=model is not None) if not (stream and model is None) else None
+                               model_given=model is not None, before_s=before) if not (stream and model is None) else None
         if plot is not None and stream:
             raise _fail("--plot draws one workout; INPUT holds several (use --out)", 2)
         zones_max = (ctx.zones_max_hr if ctx else None) or max_hr

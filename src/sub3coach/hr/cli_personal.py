@@ -56,8 +56,9 @@ def _profile_values(lib: Any, athlete: str) -> dict[str, float | None]:
 
 
 def resolve_personal(lm: Any, library: Path | None, athlete: str | None, *, cold: bool, max_hr: float | None,
-                     resting_hr: float | None, model_given: bool) -> PersonalContext:
-    """The personal parameters for a prediction (see module docs)."""
+                     resting_hr: float | None, model_given: bool, before_s: float | None = None) -> PersonalContext:
+    """The personal parameters for a prediction (see module docs); ``before_s`` (unix s): a run
+    already done is predicted from the athlete's runs before it only."""
     from sub3coach.hr.personalize import library_personal
 
     stated = {"max_hr_bpm": max_hr, "resting_hr_bpm": resting_hr}
@@ -74,7 +75,7 @@ def resolve_personal(lm: Any, library: Path | None, athlete: str | None, *, cold
         prof = _profile_values(lib, name)
         stated = {k: (v if v is not None else prof.get(k)) for k, v in stated.items()}
         with err_console.status(f"personal model of {name}: reading runs with HR not seen before"):
-            pers = library_personal(lm, lib, name, stated=stated)
+            pers = library_personal(lm, lib, name, stated=stated, before_s=before_s)
     finally:
         lib.close()
     zones = stated.get("max_hr_bpm")

@@ -117,12 +117,15 @@ def _write_cache(path: Path, runs: dict[str, Any]) -> None:
         log.warning("cannot write the personal-model cache %s: %s", path, exc)
 
 
-def library_personal(lm: LoadedModel, lib: Any, athlete: str, *, stated: dict[str, float | None] | None = None) -> P.Personal:
+def library_personal(lm: LoadedModel, lib: Any, athlete: str, *, stated: dict[str, float | None] | None = None,
+                     before_s: float | None = None) -> P.Personal:
     """The athlete's personal parameters from their library runs with HR (cached, refreshed).
 
     Args:
         lm: the population model; lib: an open :class:`sub3coach.library.Library`;
         athlete: a resolved athlete name; stated: their stated max/resting HR.
+        before_s: only runs that started before this time (unix s) count — when predicting a
+            run already done, it is predicted from what was known before it, never from itself.
     """
     head = lm.head or P.default_head()
     path = _cache_file(lib.path, athlete, lm)
@@ -142,6 +145,8 @@ def library_personal(lm: LoadedModel, lib: Any, athlete: str, *, stated: dict[st
         cached = {k: v for k, v in cached.items() if k in known}
         _write_cache(path, cached)
     stats = [P.RunStats.from_dict(v) for k, v in cached.items() if k in known and v is not None]
+    if before_s is not None:
+        stats = [s for s in stats if s.start_s < before_s - 60.0]
     return P.fit_runner(head, stats, stated=stated)
 
 
