@@ -33,7 +33,8 @@ log = logging.getLogger(__name__)
 INFLATE_GRID: tuple[float, ...] = (1.0, 2.0, 4.0)
 HALF_LIFE_GRID_DAYS: tuple[float, ...] = (30.0, 90.0, 365.0)
 PHI_GRID: tuple[float, ...] = (0.98, 0.99, 0.995)
-LEVEL_SCALE_GRID: tuple[float, ...] = (0.5, 1.0, 2.0)
+LEVEL_SCALE_GRID: tuple[float, ...] = (1.0, 4.0, 16.0)
+SKIP_GRID_S: tuple[float, ...] = (0.0, 300.0)
 
 
 def _runner_stats(items: Sequence[Prepared], stats: Sequence[P.RunStats | None]) -> tuple[dict, dict]:
@@ -95,8 +96,8 @@ def build_head(base_train: Sequence[np.ndarray], train: Sequence[Prepared], base
     say("selecting the in-run filter on validation runners")
     pers = _personal_preds(prior, val, base_val, st_va)
     best_k: tuple[float, dict[str, float]] | None = None
-    for phi, ls in itertools.product(PHI_GRID, LEVEL_SCALE_GRID):
-        params = {**DEFAULT_KALMAN, "phi": phi, "level_scale": ls}
+    for phi, ls, skip in itertools.product(PHI_GRID, LEVEL_SCALE_GRID, SKIP_GRID_S):
+        params = {**DEFAULT_KALMAN, "phi": phi, "level_scale": ls, "skip_s": skip}
         preds = [replace(M.in_run(prior, val[mp.item], mp.mean, mp.sd, minutes, params, mp.personal), item=mp.item)
                  for mp in pers]
         mae = _mae(val, preds)

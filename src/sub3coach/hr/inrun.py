@@ -23,7 +23,7 @@ import numpy as np
 #: Default filter parameters (re-selected on validation runners by the protocol and stored in
 #: the artifact's personal head): AR coefficient per 5-s step, AR innovation variance and
 #: measurement noise variance, BPM^2.
-DEFAULT_KALMAN: dict[str, float] = {"phi": 0.99, "q": 1.5, "r": 9.0, "level_scale": 1.0}
+DEFAULT_KALMAN: dict[str, float] = {"phi": 0.99, "q": 1.5, "r": 9.0, "level_scale": 1.0, "skip_s": 0.0}
 
 
 @dataclass

@@ -101,14 +101,17 @@ def in_run(prior: P.HeadPrior, p: Prepared, mean: np.ndarray, sd: np.ndarray, mi
            params: dict[str, float] | None = None, personal: P.Personal | None = None) -> ModePrediction:
     """Assimilate the HR of the first ``minutes`` of run ``p`` into a prediction (mean, sd).
 
-    Only HR at grid steps within the first ``minutes`` is read. The filter's noise scales with
-    the runner's own within-run variability when ``personal`` knows it."""
+    Only HR at grid steps within the first ``minutes`` is read (and none of the first
+    ``params["skip_s"]`` seconds, the warm-up, while at least 2 minutes remain). The filter's
+    noise scales with the runner's own within-run variability when ``personal`` knows it."""
+    kp = dict(params if params is not None else prior.kalman)
     obs = observed_mask(p.time_s, minutes)
+    # the warm-up's residuals follow the start from rest, not the run's level: skip them
+    obs &= (p.time_s - p.time_s[0]) >= min(kp.get("skip_s", 0.0), max(minutes * 60.0 - 120.0, 0.0))
     hr = p.hr_bpm if p.hr_bpm is not None else np.full(len(p.time_s), np.nan)
     resid = np.where(obs & p.observed, hr - mean, np.nan)
     s_step = personal.noise(prior)[1] if personal is not None else prior.sigma_step
     var_level = max(float(sd[0]) ** 2 - s_step**2, 1.0) if sd.size else 1.0
-    kp = dict(params if params is not None else prior.kalman)
     scale = (s_step / prior.sigma_step) ** 2
     kp["q"] = kp.get("q", 1.5) * scale
     kp["r"] = kp.get("r", 9.0) * scale
