@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 #: Hyper-parameters tried on validation runners.
 INFLATE_GRID: tuple[float, ...] = (1.0, 2.0, 4.0)
-HALF_LIFE_GRID_DAYS: tuple[float, ...] = (30.0, 90.0, 365.0)
+HALF_LIFE_GRID_DAYS: tuple[float, ...] = (7.0, 15.0, 30.0, 90.0, 365.0)
 PHI_GRID: tuple[float, ...] = (0.98, 0.99, 0.995)
 LEVEL_SCALE_GRID: tuple[float, ...] = (1.0, 4.0, 16.0)
 SKIP_GRID_S: tuple[float, ...] = (0.0, 300.0)
