@@ -108,7 +108,9 @@ def write_card(path: Path, lm: Any, protocol: dict[str, Any] | None) -> None:
                   "for early stopping, head selection and band calibration). Scored **per recorded sample** (nearest grid",
                   "prediction within 5 s). *personal*: each runner's first half of runs is history, the second half scored;",
                   f"*in-run*: those runs again, the first {cfg['minutes']:g} minutes of HR known, scored after minute {cfg['minutes']:g}.",
-                  f"Run took {protocol.get('seconds', 0) / 60:.0f} min on this 2-core machine.", "", "### Targets (issue 8)", ""]
+                  f"This run took {protocol.get('seconds', 0) / 60:.0f} min on this 2-core machine with the fold models cached",
+                  "(`benchmarks/.cache/protocol`); from scratch, training 4 models in each of 5 folds, about 45 min.",
+                  "", "### Targets (issue 8)", ""]
         lines += targets(modes)
         for mode in ("cold", "personal", "in-run"):
             if mode in modes:
