@@ -110,3 +110,34 @@ def test_garbage_model_file_is_a_model_error(tmp_path, content: bytes) -> None: 
     p.write_bytes(content)
     with pytest.raises(ModelError, match="bad.pt"):
         load_model(p)
+
+
+def test_info_reads_metadata_without_torch(tmp_path: Path) -> None:
+    """``sub3 hr info`` (and describe_file) never import torch, and agree with the full loader."""
+    import json
+    import subprocess
+    import sys
+
+    from sub3coach.hr.artifact import describe
+    from sub3coach.hr.artifact_meta import describe_file
+
+    code = ("import sys, json; from typer.testing import CliRunner; from sub3coach.hr.cli import hr_app; "
+            "r = CliRunner().invoke(hr_app, ['info', '--json']); assert r.exit_code == 0, r.output; "
+            "print(json.dumps({'torch': 'torch' in sys.modules, 'info': json.loads(r.stdout)}))")
+    out = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+    assert out["torch"] is False
+    full = describe(load_model())
+    for key in ("parameters", "features", "format", "created_utc", "arch"):
+        assert out["info"][key] == full[key], key
+    assert describe_file()["parameters"] == full["parameters"]
+    bad = tmp_path / "evil.pt"
+    import io
+    import pickle
+    import zipfile
+
+    buf = io.BytesIO()
+    pickle.dump(eval, buf)  # a pickle that would call a builtin: refused, never executed
+    with zipfile.ZipFile(bad, "w") as z:
+        z.writestr("evil/data.pkl", buf.getvalue())
+    with pytest.raises(ModelError, match="evil.pt"):
+        describe_file(bad)

@@ -22,7 +22,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ import torch
 from torch import nn
 
 from sub3coach.errors import ModelError
+from sub3coach.hr.artifact_meta import DEFAULT_MODEL_NAME, default_model_path  # noqa: F401  (re-exported)
 from sub3coach.features import FeatureSpec, Normaliser
 from sub3coach.hr.models import ARCHITECTURES, CLASS_TO_ARCH, build_model, config_from_dict
 from sub3coach.hr.personal import HeadPrior, Personal
@@ -38,8 +38,6 @@ log = logging.getLogger(__name__)
 
 #: Artifact format written by this version. Bump on incompatible layout changes.
 FORMAT_VERSION: int = 2
-#: File name of the bundled default model inside ``sub3coach/models/``.
-DEFAULT_MODEL_NAME: str = "hr-default.pt"
 
 
 @dataclass
@@ -67,11 +65,6 @@ class LoadedModel:
     @property
     def name(self) -> str:
         return self.meta.get("name") or self.arch
-
-
-def default_model_path() -> Path:
-    """Path of the bundled default model (``sub3coach/models/hr-default.pt``)."""
-    return Path(str(resources.files("sub3coach").joinpath("models", DEFAULT_MODEL_NAME)))
 
 
 def artifact_dict(
@@ -202,6 +195,9 @@ def load_model(path: str | Path | None = None) -> LoadedModel:
     key = (str(p.resolve()), p.stat().st_mtime)
     if key in _CACHE:
         return _CACHE[key]
+    from sub3coach.hr.predict import configure_threads
+
+    configure_threads()
     lm = from_artifact(read_artifact(p), str(p))
     _CACHE[key] = lm
     log.debug("loaded %s model from %s", lm.arch, p)

@@ -26,10 +26,10 @@ ModelOpt = Annotated[Optional[Path], typer.Option("--model", "-m", help="Model a
 
 @hr_app.callback()
 def _setup() -> None:
-    """Heart-rate model: predict HR from speed and altitude; train and evaluate models."""
-    from sub3coach.hr.predict import configure_threads
+    """Heart-rate model: predict HR from speed and altitude; train and evaluate models.
 
-    configure_threads()
+    (torch's CPU threads are set where a model is loaded, so commands that only read metadata
+    never import torch.)"""
 
 
 def _fmt(x: Any, nd: int = 1) -> str:
@@ -496,10 +496,10 @@ def info_cmd(model: ModelOpt = None, as_json: JsonOpt = False) -> None:
     Example:
       sub3 hr info --json
     """
-    from sub3coach.hr.artifact import describe, load_model
+    from sub3coach.hr.artifact_meta import describe_file
 
     try:
-        d = describe(load_model(model))
+        d = describe_file(model)
     except Sub3Error as exc:
         raise _fail(exc) from None
     if as_json:
