@@ -156,6 +156,78 @@ class _Plan:
     items: list[tuple[int, int, Any, bool]]
 
 
+_SKIP = "skip"
+_RECORD = "record"
+_NCOLS = len(_RECORD_COLS)
+_NAN = math.nan
+_MAX_VALUES = MAX_RECORDS * _NCOLS
+
+
+def _fast_plan(d: Any, num: int) -> tuple[Any, ...] | None:
+    """How :meth:`_LeanFitReader._read_record` handles the data messages of definition ``d``
+    (global message number ``num``) without fitdecode, or ``None`` to let fitdecode decode them.
+
+    * ``(_SKIP, size, ts_unpacker, ts_offset, ts_parse)``: a message this reader does not use
+      (neither a record nor one of :data:`_FULL_MESGS`). Its ``size`` payload bytes are
+      skipped; only its ``timestamp`` field (when it has one) is read, because a later
+      compressed-timestamp header counts from it.
+    * ``(_RECORD, size, unpacker, items)``: a record message whose used fields are plain
+      numbers (no sub-fields, enums, arrays or accumulated components; compressed
+      speed/distance stays with fitdecode). ``items`` are ``(value index, parse, is
+      timestamp, targets)`` in definition order and each target ``(column, bit shift, bit
+      mask or None, scale, offset)`` in fitdecode's order (components before the field), so
+      the first valid value of a column wins, exactly as in :func:`_decode`.
+    """
+    fmt = d.endian
+    offsets: list[tuple[Any, int, int, int]] = []  # (field def, value index, byte offset, count)
+    vi = off = 0
+    for fdef in list(d.field_defs) + list(d.dev_field_defs):
+        bt = fdef.base_type
+        count = int(fdef.size / bt.size)
+        if count <= 0:
+            return None  # fitdecode reports the bad definition
+        fmt += f"{count}{bt.fmt}"
+        offsets.append((fdef, vi, off, count))
+        vi += 1 if bt.fmt == "s" else count
+        off += fdef.size
+    unpacker = struct.Struct(fmt)
+    if unpacker.size != off:
+        return None
+    ndev = len(d.dev_field_defs)
+    own = offsets[: len(offsets) - ndev] if ndev else offsets
+    if num != _MESG_RECORD:
+        ts = [(f, o, c) for f, _, o, c in own if f.def_num == _FIELD_TIMESTAMP]
+        if not ts:
+            return (_SKIP, off, None, 0, None)
+        f, o, c = ts[0]
+        bt = f.base_type
+        if c != 1 or bt.fmt == "s" or bt.identifier == _BYTE_ID:
+            return None
+        return (_SKIP, off, struct.Struct(d.endian + bt.fmt), o, bt.parse)
+    mesg_type = d.mesg_type
+    items: list[tuple[int, Any, bool, list[tuple[int, int, int | None, Any, Any]]]] = []
+    for fdef, vi, _, count in own:
+        if fdef.def_num not in _RECORD_FIELD_NUMS:
+            continue
+        f = fdef.field
+        if f is None:
+            continue
+        bt = fdef.base_type
+        if count != 1 or bt.fmt == "s" or bt.identifier == _BYTE_ID or f.subfields or f.type.enum:
+            return None
+        targets: list[tuple[int, int, int | None, Any, Any]] = []
+        for comp in f.components or ():
+            cf = mesg_type.fields.get(comp.def_num) if mesg_type else None
+            if comp.accumulate or cf is None or cf.subfields or cf.type.enum:
+                return None
+            if cf.name in _COL:
+                targets.append((_COL[cf.name], comp.bit_offset, (1 << comp.bits) - 1, comp.scale, comp.offset))
+        if f.name in _COL:
+            targets.append((_COL[f.name], 0, None, f.scale, f.offset))
+        items.append((vi, bt.parse, fdef.def_num == _FIELD_TIMESTAMP, targets))
+    return (_RECORD, off, unpacker, items)
+
+
 class _LeanFitReader(fitdecode.FitReader):
     """A :class:`fitdecode.FitReader` tuned for reading activities from memory.
 
@@ -176,6 +248,14 @@ class _LeanFitReader(fitdecode.FitReader):
         self._end = len(data)
         self._file_start = 0
         self._plans: dict[int, tuple[Any, _Plan]] = {}
+        #: local message number -> how its data messages are handled without fitdecode
+        self._fast: dict[int, tuple[Any, ...]] = {}
+        #: where record rows decoded without fitdecode go (set by :func:`_decode`)
+        self.values: array = array("d")
+        self.name = ""
+        #: data messages skipped unread / records decoded directly (for tests and benchmarks)
+        self.n_skipped = 0
+        self.n_direct = 0
 
     # -- I/O from the in-memory buffer (no per-chunk CRC) ---------------------------------
     def _read_bytes(self, size: int) -> bytes:  # noqa: D401 - fitdecode hook
@@ -193,6 +273,7 @@ class _LeanFitReader(fitdecode.FitReader):
 
     def _read_header(self) -> None:
         self._file_start = self._pos
+        self._fast = {}  # definitions do not carry over to a chained FIT file
         super()._read_header()
 
     def _read_crc(self) -> Any:
@@ -230,6 +311,11 @@ class _LeanFitReader(fitdecode.FitReader):
                 items.append((vi, nvals, bt.parse, bt.identifier == _BYTE_ID))
                 kept_defs.append((is_dev, fdef))
             vi += nvals
+        self._fast.pop(record_header.local_mesg_num, None)
+        if keep is not None:
+            fast = _fast_plan(full, num)
+            if fast is not None:
+                self._fast[record_header.local_mesg_num] = fast
         if keep is None:
             lean = full
         else:
@@ -240,6 +326,95 @@ class _LeanFitReader(fitdecode.FitReader):
             self._local_mesg_defs[record_header.local_mesg_num] = lean
         self._plans[id(lean)] = (lean, _Plan(struct.Struct(fmt), items))
         return full
+
+    # -- data messages handled without fitdecode -----------------------------------------
+    def _read_record(self) -> Any:
+        """Skip an unused data message, or decode a simple record message straight into
+        :attr:`values`, returning ``None``; anything else goes to fitdecode."""
+        pos = self._pos
+        if pos >= self._end:
+            return super()._read_record()
+        h = self._buf[pos]
+        if h & 0x80:  # compressed timestamp header: a data message
+            fast = self._fast.get((h >> 5) & 0x3)
+        elif h & 0x40:  # definition message
+            return super()._read_record()
+        else:
+            fast = self._fast.get(h & 0xF)
+        if fast is None or pos + 1 + fast[1] > self._end:
+            return super()._read_record()  # (a truncated message raises fitdecode's error)
+        if fast[0] is _SKIP:
+            _, size, ts_unpacker, ts_off, ts_parse = fast
+            if ts_unpacker is not None:
+                raw = ts_parse(ts_unpacker.unpack_from(self._buf, pos + 1 + ts_off)[0])
+                if raw is not None:
+                    self._compressed_ts_accumulator = raw
+            if h & 0x80:
+                self._compressed_ts_accumulator = self._apply_compressed_accumulation(
+                    h & 0x1F, self._compressed_ts_accumulator, 5)
+            self.n_skipped += 1
+        else:
+            _, size, unpacker, items = fast
+            vals = unpacker.unpack_from(self._buf, pos + 1)
+            row: list[Any] = [None] * _NCOLS
+            for vi, parse, is_ts, targets in items:
+                raw = parse(vals[vi])
+                if raw is None:
+                    continue
+                if is_ts:
+                    self._compressed_ts_accumulator = raw
+                for ci, shift, mask, scale, offset in targets:
+                    if row[ci] is not None:
+                        continue
+                    v = raw if mask is None else (raw >> shift) & mask
+                    if scale:
+                        v = float(v) / scale
+                    if offset:
+                        v = v - offset
+                    row[ci] = v
+            if h & 0x80:
+                ts = self._apply_compressed_accumulation(h & 0x1F, self._compressed_ts_accumulator, 5)
+                self._compressed_ts_accumulator = ts
+                if row[0] is None:
+                    row[0] = ts
+            values = self.values
+            values.extend([_NAN if v is None else v for v in row])
+            if len(values) > _MAX_VALUES:
+                raise ImplausibleWorkout(self.name, f"more than {MAX_RECORDS:,} FIT records, more samples than a workout may hold")
+            self.n_direct += 1
+        n = 1 + size
+        self._pos = pos + n
+        self._chunk_size += n
+        self._read_offset += n
+        self._read_size += n
+        return None
+
+    def _read_next(self) -> Any:  # noqa: C901 - fitdecode's loop, minus the messages handled above
+        """fitdecode's frame loop (``FitReader._read_next``), not yielding the data messages
+        :meth:`_read_record` handled itself."""
+        while self._fd is not None:
+            if self._header is None:
+                self._reset_per_fit_state()
+                self._read_header()
+                if self._header is None:
+                    break
+                self._fit_file_index += 1
+                yield self._header
+            elif self._body_bytes_left > 0:
+                record = self._read_record()
+                if self._chunk_size > self._body_bytes_left:
+                    raise FitParseError(self._chunk_offset, "message runs past the end of the FIT data")
+                self._body_bytes_left -= self._chunk_size
+                if record is not None:
+                    yield record
+            else:
+                crc_obj = self._read_crc()
+                yield crc_obj
+                self._reset_per_fit_state()
+            if self._fd is not None:
+                self._chunk_index += 1
+                self._chunk_offset += self._chunk_size
+                self._chunk_size = 0
 
     def _read_data_message_raw_values(self, def_mesg: Any) -> tuple[list[bytes], list[Any]]:
         entry = self._plans.get(id(def_mesg))
@@ -334,6 +509,9 @@ def _decode(data: bytes, name: str, *, lean: bool = True) -> _Decoded:
         )
     out = _Decoded()
     values = out.values
+    if isinstance(reader, _LeanFitReader):
+        reader.values = values  # simple records are decoded by the reader straight into it
+        reader.name = name
     nan = math.nan
     max_values = MAX_RECORDS * len(_RECORD_COLS)
     ncols = len(_RECORD_COLS)
