@@ -36,14 +36,20 @@ Vendor quirks that fitdecode can work around (misaligned field sizes, undeclared
 fields) are tolerated (``ErrorHandling.IGNORE``).
 
 Speed: decoding is the import bottleneck, so the default path uses :class:`_LeanFitReader`, a
-small :class:`fitdecode.FitReader` subclass that (1) reads from an in-memory buffer, (2) unpacks
-each message with one precompiled :class:`struct.Struct` per definition, (3) hands fitdecode only
-the fields this reader uses (record channels, and every field of the few summary messages; only
-``timestamp`` of all other messages, which keeps compressed timestamps exact), skips fitdecode's
-data processor, and (4) checks each FIT file's CRC once with a table-driven CRC-16 instead of
-fitdecode's per-chunk nibble loop. All decoding semantics (definitions, components, accumulated
-compressed speed/distance, developer-field bookkeeping) stay fitdecode's. If the installed
-fitdecode lacks the private hooks this relies on, the plain :class:`fitdecode.FitReader` is used.
+small :class:`fitdecode.FitReader` subclass that (1) reads from an in-memory buffer, (2) *skips*
+the payload of every data message this reader does not use (anything but record, file_id,
+sport, session, lap, event, device_info, activity, timestamp_correlation and the developer
+bookkeeping messages) by its definition's byte size without decoding it, reading only its
+``timestamp`` field so that later compressed-timestamp headers stay exact, (3) decodes record
+messages whose used fields are plain numbers (no accumulated components, sub-fields, enums or
+arrays) straight into the flat record array with one precompiled :class:`struct.Struct` per
+definition and the profile's scale/offset/component bit layout, (4) hands the remaining
+messages to fitdecode's own decoding with only the fields this reader uses, without its data
+processor, and (5) checks each FIT file's CRC once with a table-driven CRC-16 instead of
+fitdecode's per-chunk nibble loop. The result is identical to plain fitdecode decoding (tests
+compare both on every shared FIT file and on generated ones); on the shared FIT files reading
+is ~2.3x faster than with (4) and (5) alone. If the installed fitdecode lacks the private hooks
+this relies on, the plain :class:`fitdecode.FitReader` is used.
 """
 from __future__ import annotations
 
