@@ -217,6 +217,21 @@ print(json.dumps({"files_per_s": n / dt, "samples_per_s": samples / dt}))
 """
 
 
+_CEILING = """
+import concurrent.futures as cf, json, multiprocessing as mp, sys, time
+from sub3coach.importer import parse_strava_shard
+if __name__ == "__main__":
+    t0 = time.perf_counter()
+    parse_strava_shard(sys.argv[1], "x", 0, 1)
+    one = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    with cf.ProcessPoolExecutor(2, mp_context=mp.get_context("forkserver")) as pool:
+        list(pool.map(parse_strava_shard, [sys.argv[1]] * 16, ["x"] * 16, range(16), [16] * 16))
+    two = time.perf_counter() - t0
+    print(json.dumps({"one": one, "two": two}))
+"""
+
+
 def _run(src: Path, code: str, *args: str) -> dict:
     env = dict(os.environ, PYTHONPATH=str(src), SUB3_BUSY_TIMEOUT="60")
     out = subprocess.run([sys.executable, "-c", code, *args], env=env, check=True, capture_output=True, text=True)
@@ -288,6 +303,11 @@ def main(argv: list[str] | None = None) -> int:
             r = info[(label, workers)]
             print(f"| {label} | {workers} | {s:.2f} | {args.n / s:.1f} | {r['samples'] / s:,.0f} | {r['runs']} | {r['failed']} |")
         print()
+        ceil = [_run(new_src, _CEILING, str(export)) for _ in range(2)]
+        c1 = statistics.median(c["one"] for c in ceil)
+        c2 = statistics.median(c["two"] for c in ceil)
+        print(f"Parallel ceiling of this machine during the run: parsing + cleaning the export (no "
+              f"library) in 1 process {c1:.2f} s, split over 2 plain processes {c2:.2f} s: **{c1 / c2:.2f}x**.\n")
         print(f"- new / old, 1 worker: **{med[('old', 1)] / med[('new', 1)]:.2f}x** faster")
         print(f"- new / old, 2 workers: **{med[('old', 2)] / med[('new', 2)]:.2f}x** faster")
         print(f"- new with 2 workers / new with 1: **{med[('new', 1)] / med[('new', 2)]:.2f}x** "

@@ -67,7 +67,7 @@ def test_kill_9_of_the_importer_ends_its_workers(tmp_path: Path) -> None:
     try:
         deadline = time.monotonic() + 60
         procs: set[int] = set()
-        while time.monotonic() < deadline and len(procs) < 3:  # fork server, tracker, 1 worker (+ this process)
+        while time.monotonic() < deadline and len(procs) < 4:  # fork server, tracker, 2 workers
             time.sleep(0.2)
             procs = _descendants(proc.pid)
         assert len(procs) >= 3, procs

@@ -3,8 +3,7 @@
 Inputs are first *expanded* into jobs (one activity file, one zip member, or one streaming
 source such as a corpus Parquet, an Endomondo JSON, an Apple Health or Strava export, or a
 training-history file). Single activity files and Strava export shards are parsed and cleaned
-in ``workers - 1`` worker processes and in the main process itself (so two workers use two
-cores, not three processes on two cores); the main process alone writes to DuckDB, in
+in worker processes (both cores); the main process alone writes to DuckDB, in
 transactions of :attr:`Importer.BATCH` workouts whose duplicate checks are read with one query
 (:meth:`~sub3coach.library.Library.prefetch`). A bad file is reported and the batch goes on.
 """
@@ -365,8 +364,7 @@ class Importer:
 
     Args:
         library: the destination.
-        workers: parsing processes (default: all cores): 1 parses in this process; ``W > 1``
-            starts ``W - 1`` worker processes and this process parses as well.
+        workers: parser processes (default: all cores; 1 parses in-process).
         on_progress: called after each job with ``(advance, label)``; streams call it per workout.
     """
 
@@ -508,33 +506,26 @@ class Importer:
             return 1  # the error is reported by shard 0
 
     def _run_pool(self, tasks: list[tuple[Callable[..., list[Outcome]], tuple[Any, ...]]]) -> None:
-        """Run the tasks on ``workers - 1`` pool processes *and* this process.
+        """Run the tasks on ``workers`` processes; this process stores results as they come.
 
-        The importing process is otherwise mostly idle (it only writes finished batches), so it
-        parses tasks too, taken from the end of the list while the pool takes them from the
-        front: on two cores that is two parsers, not two parsers plus a third process
-        competing with them for the CPU. Finished pool results are stored between tasks."""
+        At most ``2 * workers`` tasks are queued at a time, and tasks are small (Strava exports
+        in ``8 * workers`` shards), so results arrive steadily and this process, whose work
+        per batch is now a few inserts and one duplicate-check query, stays off the workers'
+        critical path."""
         ctx = mp.get_context("forkserver")
-        n_pool = max(1, self.workers - 1)
         queue = deque(tasks)
-        with cf.ProcessPoolExecutor(max_workers=n_pool, mp_context=ctx, initializer=_worker_init,
+        with cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx, initializer=_worker_init,
                                     initargs=(os.getpid(),)) as pool:
             pending: dict[cf.Future[Any], tuple[Callable[..., list[Outcome]], tuple[Any, ...]]] = {}
             try:
                 while queue or pending:
-                    while queue and len(pending) < 2 * n_pool:  # keep the pool busy
+                    while queue and len(pending) < 2 * self.workers:  # keep the pool busy
                         fn, args = queue.popleft()
                         try:
                             pending[pool.submit(fn, *args)] = (fn, args)
                         except BrokenProcessPool as exc:  # a worker died earlier
                             self._fail_task((fn, args), exc)
-                    for f in [f for f in pending if f.done()]:
-                        self._task_done(f, pending.pop(f))
-                    if queue:
-                        fn, args = queue.pop()
-                        for outcome in fn(*args):
-                            self._outcome(*outcome)
-                    elif pending:
+                    if pending:
                         done, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
                         for f in done:
                             self._task_done(f, pending.pop(f))
