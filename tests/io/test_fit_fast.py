@@ -107,3 +107,13 @@ def test_shared_garmin_file_takes_the_fast_path() -> None:
     assert skipped > 2000 and direct > 500
     assert yielded < 100
     _assert_same(_both(data))
+
+
+@pytest.mark.parametrize("n", [2047, 2048, 2049, 8 * 256 * 3 + 17, 300_001])
+@pytest.mark.parametrize("start", [0, 0x1234])
+def test_blockwise_crc_matches_fitdecode(n: int, start: int) -> None:
+    from fitdecode.utils import compute_crc
+
+    data = np.random.default_rng(n).integers(0, 256, n, dtype=np.uint8).tobytes()
+    assert fit_crc16(data, start) == compute_crc(data, crc=start)
+    assert fit_crc16(memoryview(data)[5:], start) == compute_crc(data[5:], crc=start)

@@ -138,10 +138,49 @@ def _make_crc_table() -> tuple[int, ...]:
 _CRC_TABLE = _make_crc_table()
 
 
+#: Block length (bytes) of the vectorised CRC; inputs of at least 8 blocks use it.
+_CRC_BLOCK = 256
+_crc_np: tuple[np.ndarray, list[int], list[int]] | None = None
+
+
+def _crc_tables() -> tuple[np.ndarray, list[int], list[int]]:
+    """The CRC table as a NumPy array, and the maps of a register value across
+    :data:`_CRC_BLOCK` zero bytes (low byte, high byte; the CRC is linear, so they combine by
+    XOR). Built once (~30 ms)."""
+    global _crc_np
+    if _crc_np is None:
+        t = _CRC_TABLE
+
+        def over_zeros(c: int) -> int:
+            for _ in range(_CRC_BLOCK):
+                c = (c >> 8) ^ t[c & 0xFF]
+            return c
+
+        _crc_np = (np.array(t, dtype=np.uint16), [over_zeros(v) for v in range(256)],
+                   [over_zeros(v << 8) for v in range(256)])
+    return _crc_np
+
+
 def fit_crc16(data: bytes | memoryview, crc: int = 0) -> int:
-    """FIT CRC-16 of ``data`` (same result as ``fitdecode.utils.compute_crc``, ~4x faster:
-    one table lookup per byte instead of two nibble steps)."""
+    """FIT CRC-16 (CRC-16/ARC) of ``data`` continuing from ``crc``; the same result as
+    ``fitdecode.utils.compute_crc``.
+
+    Short inputs use one table lookup per byte. Longer ones are cut into
+    :data:`_CRC_BLOCK`-byte blocks whose CRCs are computed together, one NumPy step per byte
+    position, then chained: this CRC has zero initial value and no final XOR, so it is linear
+    and the register after a block is ``(register before, carried across the block's length
+    of zeros) XOR (the block's own CRC)``. ~20x faster on a 100 kB file than the byte loop."""
     t = _CRC_TABLE
+    n_blocks = len(data) // _CRC_BLOCK
+    if n_blocks >= 8:
+        table, lo, hi = _crc_tables()
+        m = np.frombuffer(data, dtype=np.uint8, count=n_blocks * _CRC_BLOCK).reshape(n_blocks, _CRC_BLOCK)
+        regs = np.zeros(n_blocks, dtype=np.uint16)
+        for j in range(_CRC_BLOCK):
+            regs = (regs >> 8) ^ table[(regs ^ m[:, j]) & 0xFF]
+        for r in regs.tolist():
+            crc = lo[crc & 0xFF] ^ hi[crc >> 8] ^ r
+        data = memoryview(data)[n_blocks * _CRC_BLOCK:]
     for b in data:
         crc = (crc >> 8) ^ t[(crc ^ b) & 0xFF]
     return crc
