@@ -12,7 +12,8 @@ import pytest
 from sub3coach.io.dispatch import read_file
 from sub3coach.io.write import write_gpx, write_tcx
 from sub3coach.workout import CHANNELS
-from tests.fixtures.make_fit import make_fit_activity, synthetic_run
+from sub3coach.synth import synthetic_run
+from tests.fixtures.make_fit import make_fit_activity
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -49,6 +50,6 @@ def test_shifted_fit_is_the_same_run_later(bench, multisport: bool) -> None:  # 
 
 
 def test_shifted_gpx_and_tcx_are_the_same_run_later(bench) -> None:  # type: ignore[no-untyped-def]
-    w = synthetic_run(300, seed=1)
+    w = synthetic_run(duration_s=600, seed=1)
     for data in (write_gpx(w), write_tcx(w)):
         _same_but_moved(data, bench.shift_xml(data, 2 * 86400), 2 * 86400)
