@@ -1,4 +1,4 @@
-"""The FIT reader's fast path (:class:`sub3coach.io.fit._LeanFitReader`): data messages the
+"""The FIT reader's fast path (:class:`sub3coach.io._fit_fast._LeanFitReader`): data messages the
 reader does not use are skipped unread (keeping compressed timestamps exact), simple record
 messages are decoded without fitdecode, and the result is identical to plain fitdecode
 decoding. The comparison over every shared FIT file lives in ``test_fit.py``
@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from sub3coach.errors import CorruptFile, ImplausibleWorkout
+from sub3coach.io import _fit_fast
 from sub3coach.io import fit as fitmod
 from sub3coach.io.fit import FIT_EPOCH_UNIX_S, fit_crc16
 from tests.conftest import shared_path
@@ -59,7 +60,7 @@ def _activity(n: int = 40, *, skipped_ts: int = T0 + 100) -> bytes:
 
 
 def _reader_counts(data: bytes) -> tuple[int, int, int]:
-    r = fitmod._LeanFitReader(data)
+    r = _fit_fast._LeanFitReader(data)
     yielded = sum(1 for f in r if f.frame_type == fitmod.fitdecode.FIT_FRAME_DATA)
     return r.n_skipped, r.n_direct, yielded
 
@@ -94,7 +95,7 @@ def test_truncated_skipped_message_is_still_corrupt() -> None:
 
 
 def test_record_limit_holds_on_the_direct_path(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(fitmod, "_MAX_VALUES", 10 * fitmod._NCOLS)
+    monkeypatch.setattr(_fit_fast, "_MAX_VALUES", 10 * _fit_fast._NCOLS)
     with pytest.raises(ImplausibleWorkout, match="FIT records"):
         fitmod.read_fit(_activity(n=40))
 
