@@ -419,7 +419,9 @@ class _LeanFitReader(fitdecode.FitReader):
 def _lean_supported() -> bool:
     """Whether the installed fitdecode has the private hooks :class:`_LeanFitReader` uses."""
     needed = ("_read_bytes", "_read_header", "_read_crc", "_read_definition_message",
-              "_read_data_message_raw_values", "_read_struct", "_local_mesg_defs")
+              "_read_data_message_raw_values", "_read_struct", "_local_mesg_defs", "_read_next",
+              "_read_record", "_reset_per_fit_state", "_compressed_ts_accumulator",
+              "_apply_compressed_accumulation", "_body_bytes_left", "_chunk_size", "_header")
     try:
         probe = fitdecode.FitReader(b"")
         ok = all(hasattr(probe, n) for n in needed)
