@@ -2,9 +2,10 @@
 
 Inputs are first *expanded* into jobs (one activity file, one zip member, or one streaming
 source such as a corpus Parquet, an Endomondo JSON, an Apple Health or Strava export, or a
-training-history file). Single activity files are parsed and cleaned in worker processes
-(both cores); the main process alone writes to DuckDB, one transaction per workout. A bad
-file is reported and the batch goes on.
+training-history file). Single activity files and Strava export shards are parsed and cleaned
+in worker processes (both cores); the main process alone writes to DuckDB, in
+transactions of :attr:`Importer.BATCH` workouts whose duplicate checks are read with one query
+(:meth:`~sub3coach.library.Library.prefetch`). A bad file is reported and the batch goes on.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import threading
 import time
 import zipfile
 import zlib
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -410,6 +412,8 @@ class Importer:
         delta = ImportReport()
         pending, self._pending, self._pending_n = self._pending, [], 0
         with self.library.batch():
+            self.library.prefetch([(w.workout_id or w.content_id(), float(w.time_s[0]))
+                                   for _, _, ws in pending for w in ws if len(w)])
             for label, sha, workouts in pending:
                 self._store(delta, label, sha, workouts)
         self.report.imported += delta.imported
@@ -458,7 +462,7 @@ class Importer:
         tasks.extend((parse_jobs, (chunk,)) for chunk in self._chunks(parse))
         for j in jobs:
             if j.kind == "stream" and j.stream_kind == "strava":
-                n = 4 * self.workers if parallel else 1
+                n = 8 * self.workers if parallel else 1
                 tasks.extend((parse_strava_shard, (j.path, j.label, k, n)) for k in range(n))
             elif j.kind == "stream" and j.stream_kind == "corpus":
                 n = self._corpus_shards(j) if parallel else 1
@@ -502,23 +506,29 @@ class Importer:
             return 1  # the error is reported by shard 0
 
     def _run_pool(self, tasks: list[tuple[Callable[..., list[Outcome]], tuple[Any, ...]]]) -> None:
+        """Run the tasks on ``workers`` processes; this process stores results as they come.
+
+        At most ``2 * workers`` tasks are queued at a time, and tasks are small (Strava exports
+        in ``8 * workers`` shards), so results arrive steadily and this process, whose work
+        per batch is now a few inserts and one duplicate-check query, stays off the workers'
+        critical path."""
         ctx = mp.get_context("forkserver")
+        queue = deque(tasks)
         with cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx, initializer=_worker_init,
                                     initargs=(os.getpid(),)) as pool:
             pending: dict[cf.Future[Any], tuple[Callable[..., list[Outcome]], tuple[Any, ...]]] = {}
             try:
-                for fn, args in tasks:
-                    try:
-                        pending[pool.submit(fn, *args)] = (fn, args)
-                    except BrokenProcessPool as exc:  # a worker died earlier
-                        self._fail_task((fn, args), exc)
-                        continue
-                    if len(pending) >= 3 * self.workers:
+                while queue or pending:
+                    while queue and len(pending) < 2 * self.workers:  # keep the pool busy
+                        fn, args = queue.popleft()
+                        try:
+                            pending[pool.submit(fn, *args)] = (fn, args)
+                        except BrokenProcessPool as exc:  # a worker died earlier
+                            self._fail_task((fn, args), exc)
+                    if pending:
                         done, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
                         for f in done:
                             self._task_done(f, pending.pop(f))
-                for f in cf.as_completed(list(pending)):
-                    self._task_done(f, pending.pop(f))
             except BaseException:
                 pool.shutdown(wait=False, cancel_futures=True)
                 raise

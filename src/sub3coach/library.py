@@ -35,6 +35,7 @@ from typing import Any, Callable, Iterator, TypeVar
 
 import numpy as np
 
+from sub3coach._library_batch import _list_array, _Prefetch
 from sub3coach.errors import Sub3Error
 from sub3coach.locking import BUSY_TIMEOUT_S, LibraryBusy, connect, hand_over  # noqa: F401 (re-exported)
 from sub3coach.workout import CHANNELS, RunSummary, Workout
@@ -201,6 +202,7 @@ class Library:
         self._has_athlete_col = True
         self._known: dict[str, int] | None = None  # file hashes, cached when not keep_open
         self._known_pending: dict[str, int] = {}
+        self._pf: _Prefetch | None = None  # duplicate-check answers for the current batch
         # rows written inside a batch are buffered and inserted in bulk at commit
         # (DuckDB's per-statement cost dominates single-row inserts)
         self._buf_runs: list[list[Any]] = []
@@ -297,6 +299,7 @@ class Library:
             self._flush_buffers()
         except BaseException as exc:
             self._in_batch = False
+            self._pf = None
             self._buf_runs, self._buf_samples, self._known_pending = [], [], {}
             try:
                 self.con.execute("ROLLBACK")
@@ -309,6 +312,7 @@ class Library:
             raise
         else:
             self._in_batch = False
+            self._pf = None
             try:
                 self.con.execute("COMMIT")
             except BaseException as exc:  # nothing committed: the batch is gone whole
@@ -345,13 +349,12 @@ class Library:
                 self.con.unregister("_sub3_runs_in")
             self._buf_runs = []
         if self._buf_samples:
-            lt = pa.list_(pa.float64())
             cols2: dict[str, Any] = {
                 "run_id": pa.array([rid for rid, _ in self._buf_samples]),
-                "time_s": pa.array([w.time_s for _, w in self._buf_samples], type=lt),
+                "time_s": _list_array([w.time_s for _, w in self._buf_samples], nan_is_null=False),
             }
             for c in CHANNELS:
-                cols2[c] = pa.array([getattr(w, c) for _, w in self._buf_samples], type=lt, from_pandas=True)
+                cols2[c] = _list_array([getattr(w, c) for _, w in self._buf_samples])
             self.con.register("_sub3_samples_in", pa.table(cols2))
             try:
                 self.con.execute("INSERT INTO samples SELECT * FROM _sub3_samples_in")
@@ -368,6 +371,8 @@ class Library:
     def _exists(self, run_id: str) -> bool:
         if any(r[0] == run_id for r in self._buf_runs):
             return True
+        if self._pf is not None and run_id in self._pf.ids_checked:
+            return run_id in self._pf.ids_found
         return self._one("SELECT 1 FROM runs WHERE id = ?", [run_id]) is not None
 
     @contextmanager
@@ -415,6 +420,40 @@ class Library:
             self._known_pending = {}
 
     # ----- writing -----------------------------------------------------------------------
+    @_interruptible
+    def prefetch(self, keys: list[tuple[str, float]]) -> None:
+        """Answer the duplicate checks of a coming batch with one query instead of two or three
+        per workout.
+
+        ``keys`` are ``(run id, start in unix seconds)`` of the workouts about to be added. One
+        query reads which ids exist and every stored run starting within
+        :data:`DUP_START_TOL_S` of, or on the same UTC day as, one of the starts; until the
+        current :meth:`batch` ends, :meth:`add_workout`'s checks that fall inside those windows
+        are answered from memory (others still query). Call it inside :meth:`batch`."""
+        if not self._in_batch or not keys:
+            return
+        import pyarrow as pa
+
+        ids = [k for k, _ in keys]
+        lo, hi = [], []
+        for _, t in keys:
+            day = float(t) // 86_400.0 * 86_400.0
+            lo.append(min(float(t) - DUP_START_TOL_S, day))
+            hi.append(max(float(t) + DUP_START_TOL_S, day + 86_400.0))
+        q = pa.table({"id": pa.array(ids, pa.string()), "lo": pa.array(lo, pa.float64()), "hi": pa.array(hi, pa.float64())})
+        ath = "r.athlete" if self._has_athlete_col else f"coalesce(r.user_id, '{DEFAULT_ATHLETE}')"
+        cols = f"r.id, r.sport, r.duration_s, r.distance_m, r.summary_only, r.user_id, r.metadata, {ath}, epoch(r.start_time)"
+        self.con.register("_sub3_keys", q)
+        try:
+            rows = self.con.execute(
+                f"SELECT {cols} FROM runs r JOIN _sub3_keys k ON r.start_time BETWEEN to_timestamp(k.lo) AND to_timestamp(k.hi)"
+                f" UNION SELECT {cols} FROM runs r JOIN _sub3_keys k ON r.id = k.id").fetchall()
+        finally:
+            self.con.unregister("_sub3_keys")
+        id_set = set(ids)
+        self._pf = _Prefetch(ids_checked=id_set, ids_found={str(r[0]) for r in rows} & id_set,
+                             covered=list(zip(lo, hi)), rows=rows)
+
     def find_duplicate(
         self,
         sport: str,
@@ -439,11 +478,16 @@ class Library:
             lo, hi = day, day + timedelta(days=1)
         else:
             lo, hi = start - timedelta(seconds=DUP_START_TOL_S), start + timedelta(seconds=DUP_START_TOL_S)
-        rows = self.con.execute(
-            f"SELECT id, sport, duration_s, distance_m, summary_only, user_id, metadata, {self._ath} FROM runs"
-            " WHERE start_time BETWEEN ? AND ?",
-            [lo, hi],
-        ).fetchall()
+        pf = self._pf
+        lo_s, hi_s = lo.timestamp(), hi.timestamp()
+        if pf is not None and any(a <= lo_s and hi_s <= b for a, b in pf.covered):
+            rows = [r[:8] for r in pf.rows if lo_s <= r[8] <= hi_s]
+        else:
+            rows = self.con.execute(
+                f"SELECT id, sport, duration_s, distance_m, summary_only, user_id, metadata, {self._ath} FROM runs"
+                " WHERE start_time BETWEEN ? AND ?",
+                [lo, hi],
+            ).fetchall()
         rows += [(r[0], r[1], r[4], r[3], r[16], r[14], r[21], r[23]) for r in self._buf_runs if lo <= r[2] <= hi]
         for rid, rsport, rdur, rdist, summary_only, ruser, rmeta, rathlete in rows:
             if not _compatible(rsport, sport) or (user_id and ruser and user_id != ruser):
@@ -488,6 +532,8 @@ class Library:
             if dup is not None:  # a summary-only history row of the same run: replace it
                 self._buf_runs = [r for r in self._buf_runs if r[0] != dup[0]]
                 self.con.execute("DELETE FROM runs WHERE id = ?", [dup[0]])
+                if self._pf is not None:
+                    self._pf.forget(dup[0])
                 status = "replaced"
             self._insert_run(run_id, s, w, file_sha, athlete)
             self._insert_samples(run_id, w)
