@@ -51,3 +51,18 @@ def test_course_from_a_recorded_activity_and_bad_routes() -> None:
     one_point = ROUTE.split("<rtept", 2)[0] + '<rtept lat="1" lon="2"/></rte></gpx>'
     with pytest.raises(CorruptFile, match="two points"):
         read_course(one_point.encode(), name="p.gpx")
+
+
+def test_random_bytes_are_never_a_csv_or_json_history() -> None:
+    """Binary content is refused by what it is, whatever its name (issue 12)."""
+    import numpy as np
+
+    from sub3coach.io._source import looks_like_text, sniff
+
+    for seed in range(20):
+        blob = np.random.default_rng(seed).integers(0, 256, 4096, dtype=np.uint8).tobytes()
+        for name in ("x.csv", "x.json", "x.bin", "x"):
+            assert sniff(blob, name) is None, (seed, name)
+    assert sniff(b"date,dist_m,mov_s\n2024-01-01,5000,1500\n", "log.csv") == "csv"
+    assert sniff("Aktivität;Distanz\nLauf;5,2\n".encode("utf-8"), "x.csv") == "csv"
+    assert looks_like_text(b"") and not looks_like_text(b"a,b\x00c")

@@ -219,6 +219,18 @@ def open_zip(src: Source, label: str) -> zipfile.ZipFile:
         raise CorruptFile(label, f"not a valid zip archive ({exc})") from exc
 
 
+def looks_like_text(head: bytes) -> bool:
+    """True when ``head`` reads as text: no NUL byte and at most 2 % of bytes that are neither
+    printable nor whitespace once decoded as UTF-8 (latin-1 letters count as printable)."""
+    if not head:
+        return True
+    if b"\x00" in head:
+        return False
+    decoded = head.decode("utf-8", errors="replace")
+    bad = sum(1 for ch in decoded if ch == "\ufffd" or (not ch.isprintable() and ch not in "\t\r\n"))
+    return bad <= 0.02 * len(decoded) + 1  # a character cut at the end of head is fine
+
+
 def sniff(head: bytes, name: str = "") -> str | None:
     """Guess a format from the first bytes (≥ 2 KiB recommended) and the file name.
 
@@ -245,6 +257,8 @@ def sniff(head: bytes, name: str = "") -> str | None:
         if b"<healthdata" in low or b"healthkit_export" in low or b"<!doctype healthdata" in low:
             return "apple_health_xml"
         return {".gpx": "gpx", ".tcx": "tcx", ".xml": "apple_health_xml"}.get(Path(lname).suffix)
+    if not looks_like_text(text):
+        return None  # binary content is never taken for JSON or CSV, whatever its name
     if text.startswith(b"{'") or (text.startswith(b"{") and b"'userId'" in text[:4096]):
         return "endomondo"
     if text.startswith(b"[") or text.startswith(b"{"):
