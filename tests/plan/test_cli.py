@@ -79,6 +79,7 @@ def test_race(files) -> None:
     (["race", "far"], "not understood"),
     (["next", "--history", "MISSING"], "no such file"),
     (["next", "--history", "HIST", "--as-of", "yesterday"], "not a date"),
+    (["next", "--history", "HIST", "--as-of", "9999-12-31"], "outside 1980-2100"),
     (["next", "--history", "HIST", "--as-of", "2000-01-01", "--model", "MODEL"], "no runs before"),
     (["next", "--history", "HIST", "--model", "MISSING"], "model file not found"),
     (["next", "--history", "DATA/many.csv"], "--runner"),

@@ -35,9 +35,12 @@ def _date(text: str | None, flag: str) -> date | None:
     if text is None:
         return None
     try:
-        return date.fromisoformat(text.strip())
+        d = date.fromisoformat(text.strip())
     except ValueError:
         raise Sub3Error(f"{flag} {text!r} is not a date (YYYY-MM-DD)") from None
+    if not 1980 <= d.year <= 2100:
+        raise Sub3Error(f"{flag} {text!r} is outside 1980-2100")
+    return d
 
 
 class _AthleteRuns:
