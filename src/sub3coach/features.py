@@ -463,7 +463,8 @@ class Prepared:
         return self.observed & np.isfinite(self.hr_bpm)
 
 
-def prepare(workout: Workout, spec: FeatureSpec, *, keep_samples: bool = False) -> Prepared:
+def prepare(workout: Workout, spec: FeatureSpec, *, keep_samples: bool = False,
+            cut_hr_minutes: float | None = None) -> Prepared:
     """Clean, resample and featurise one workout (HR only goes into the target).
 
     With ``keep_samples`` the cleaned recording's own sample times and HR are kept in
@@ -484,6 +485,8 @@ def prepare(workout: Workout, spec: FeatureSpec, *, keep_samples: bool = False) 
     if keep_samples and cw.hr_bpm is not None:
         meta = {"sample_time_s": np.asarray(cw.time_s, dtype=np.float64),
                 "sample_hr_bpm": np.asarray(cw.hr_bpm, dtype=np.float32)}
+    if cut_hr_minutes is not None and workout.hr_bpm is not None:
+        meta["hr_cut"] = (float(cut_hr_minutes), _cut_hr_grid(workout, gw.time_s, cut_hr_minutes, spec))
     # features see a copy without HR: a Grid has no HR field at all
     grid = grid_from_resampled(gw.replace(hr_bpm=None), spec.step_s)
     x = feature_matrix(grid, spec.names)
@@ -500,6 +503,27 @@ def prepare(workout: Workout, spec: FeatureSpec, *, keep_samples: bool = False) 
         speed_mps=grid.speed_mps,
         meta=meta,
     )
+
+
+def _cut_hr_grid(workout: Workout, grid_t: np.ndarray, minutes: float, spec: FeatureSpec) -> np.ndarray:
+    """The grid HR an in-run forecast may see: the recording cleaned with every HR sample after
+    its first ``minutes`` removed *before* cleaning (cleaning looks ahead, e.g. for a frozen
+    sensor), resampled and placed on ``grid_t`` (NaN elsewhere)."""
+    from sub3coach.clean import clean, resample
+
+    t = np.asarray(workout.time_s, dtype=np.float64)
+    hr = np.where((t - np.nanmin(t)) <= minutes * 60.0, workout.hr_bpm, np.nan)
+    out = np.full(grid_t.shape, np.nan)
+    if not np.isfinite(hr).any() or grid_t.size == 0:
+        return out
+    g = resample(clean(workout.replace(hr_bpm=hr)), step_s=spec.step_s, max_gap_s=spec.max_gap_s)
+    if g.hr_bpm is None:
+        return out
+    idx = np.rint((np.asarray(g.time_s) - grid_t[0]) / spec.step_s).astype(np.int64)
+    ok = (idx >= 0) & (idx < grid_t.size)
+    ok[ok] &= np.abs(grid_t[idx[ok]] - np.asarray(g.time_s)[ok]) < 1e-6
+    out[idx[ok]] = np.asarray(g.hr_bpm, dtype=np.float64)[ok]
+    return out
 
 
 @dataclass

@@ -244,3 +244,37 @@ def test_a_library_run_is_predicted_from_the_runs_before_it(tmp_path: Path, monk
     last = json.loads(_ok(["predict", ids[-1], "--json"]))
     assert first["personal"].startswith("ann: no run with HR yet")  # nothing before the first run
     assert "personal model of ann (3 runs" in last["personal"]  # never the run itself
+
+
+def test_personalize_learns_from_every_file_and_cold_means_cold(tmp_path: Path) -> None:
+    """Runs read from files have no ids: each must count with its own HR (the fitted level is
+    their mean offset, not the last file's); --cold ignores a personal --model."""
+    levels = {}
+    for name, offsets in (("low", [0.0] * 4), ("mixed", [0.0, 10.0, 20.0, 30.0]), ("high", [30.0] * 4)):
+        runs = tmp_path / name
+        runs.mkdir()
+        for k, off in enumerate(offsets):
+            w = synthetic_run(duration_s=1500, seed=80 + k)
+            (runs / f"r{k}.gpx").write_bytes(write_gpx(w.replace(hr_bpm=w.hr_bpm + off)))
+        out = tmp_path / f"{name}.pt"
+        levels[name] = json.loads(_ok(["personalize", "--data", str(runs), "--out", str(out), "--json"]))["parameters"]["level_bpm"]
+    assert levels["low"] + 8 < levels["mixed"] < levels["high"] - 8  # mixed is not four copies of one file
+    out = tmp_path / "mixed.pt"
+    probe = tmp_path / "probe.gpx"
+    probe.write_bytes(write_gpx(synthetic_run(duration_s=1200, seed=98)))
+    cold = json.loads(_ok(["predict", str(probe), "--model", str(out), "--cold", "--json"]))
+    mine = json.loads(_ok(["predict", str(probe), "--model", str(out), "--json"]))
+    assert cold["workouts"][0]["mode"] == "cold" and mine["workouts"][0]["mode"] == "personal"
+    assert mine["workouts"][0]["mean_hr_bpm"] > cold["workouts"][0]["mean_hr_bpm"] + 5
+
+
+def test_unwritable_outputs_are_one_line(tmp_path: Path) -> None:
+    gpx = tmp_path / "run.gpx"
+    gpx.write_bytes(write_gpx(synthetic_run(duration_s=900, seed=3)))
+    (tmp_path / "adir.csv").mkdir()
+    r = runner.invoke(hr_app, ["predict", str(gpx), "--out", str(tmp_path / "adir.csv")])
+    assert r.exit_code == 1 and "adir.csv" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "adir.csv.tmp").exists()
+    (tmp_path / "afile").write_text("x")
+    r = runner.invoke(hr_app, ["personalize", "--data", str(gpx), "--out", str(tmp_path / "afile" / "me.pt")])
+    assert r.exit_code == 1 and "me.pt" in r.stderr and "Traceback" not in r.output

@@ -57,7 +57,7 @@ def report() -> dict:
     cfg = ProtocolConfig(folds=3, baselines=("mean", "linear"), history_runs=(3,), minutes=5.0,
                          train=TrainConfig(arch="hrnet", hidden=16, epochs=2, batch_size=8, window_steps=64, burn_in_steps=8))
     names = union_features(("hrnet", "mean", "linear"))
-    items = prepare_all(_corpus(), FeatureSpec(names=names), keep_samples=True).items
+    items = prepare_all(_corpus(), FeatureSpec(names=names), keep_samples=True, cut_hr_minutes=cfg.minutes).items
     return run_protocol(items, names, cfg)
 
 
@@ -80,3 +80,28 @@ def test_personal_beats_cold_when_hearts_differ(report: dict) -> None:
     pers = report["modes"]["personal"]
     assert pers["sub3"]["mae_bpm"] < 0.8 * pers["population network alone"]["mae_bpm"]
     assert report["modes"]["in-run"]["sub3"]["mae_bpm"] < pers["population network alone"]["mae_bpm"]
+
+
+def test_evaluation_in_run_reads_no_hr_after_the_cut() -> None:
+    """Cleaning looks ahead (a sensor frozen for > 120 s is dropped): a plateau that only
+    becomes 'frozen' after the cut-off must not change what the in-run forecast saw."""
+    from sub3coach.hr import modes as M
+    from sub3coach.hr.artifact import load_model
+    from sub3coach.hr.predict import predict_prepared
+
+    lm = load_model()
+    w = synthetic_run(duration_s=1800, seed=5, sample_s=1.0)
+    el = w.time_s - w.time_s[0]
+    a = w.hr_bpm.copy()
+    a[(el >= 510) & (el <= 600)] = 150.0  # a 90-s plateau ending at the cut-off
+    b = a.copy()
+    b[(el > 600) & (el <= 700)] = 150.0  # ... that the future continues past 120 s
+    b[el > 700] += 25.0
+    outs = []
+    for hr in (a, b):
+        p = prepare(w.replace(hr_bpm=hr), lm.spec, cut_hr_minutes=10.0)
+        (g,) = predict_prepared(lm, [p])
+        head = lm.head
+        mean, sd = M.P.predict_head(head, M.P.cold(head), p.time_s, g)
+        outs.append(M.in_run(head, p, mean, sd, 10.0).mean)
+    np.testing.assert_array_equal(outs[0], outs[1])

@@ -100,13 +100,16 @@ def save_model(path: str | Path, module: nn.Module, arch: str, spec: FeatureSpec
     if personal is not None:
         meta["personal"] = personal.to_dict()
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         torch.save(artifact_dict(module, arch, spec, normaliser, **meta), tmp)
         tmp.replace(path)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
         raise ModelError(f"cannot write model ({exc.strerror or exc})", str(path)) from exc
     return path
 

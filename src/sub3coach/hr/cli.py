@@ -197,6 +197,11 @@ def _protocol_cmd(data: Path, protocol: str, folds: int, minutes: float, baselin
     if protocol not in (*PROTOCOLS, "all"):
         raise _fail(f"--protocol must be one of {', '.join(PROTOCOLS)} or all, not {protocol!r}", 2)
     base = tuple(b.strip() for b in baselines.split(",") if b.strip())
+    if report is not None:  # fail now, not after the K-fold run
+        try:
+            report.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise _fail(f"{report}: cannot write the report ({exc.strerror or exc})") from None
     try:
         cfg = ProtocolConfig(folds=folds, minutes=minutes, baselines=base, train=TrainConfig(epochs=epochs),
                              cache_dir=str(cache) if cache else None)
@@ -209,7 +214,6 @@ def _protocol_cmd(data: Path, protocol: str, folds: int, minutes: float, baselin
         rep = run_protocol(items, names, cfg, progress=None if as_json else lambda m: err_console.print(m, highlight=False))
         rep["data"] = {"path": str(data), "workouts": len(items), "skipped": skipped}
         if report is not None:
-            report.mkdir(parents=True, exist_ok=True)
             (report / "protocol.json").write_text(json.dumps(rep, indent=1))
     except (Sub3Error, OSError) as exc:
         raise _fail(exc) from None
@@ -272,8 +276,8 @@ def predict_cmd(
     pace: Annotated[Optional[str], typer.Option("--pace", help="Planned pace for --course, m:ss per km (e.g. 4:15).")] = None,
     pace_plan: Annotated[Optional[Path], typer.Option("--pace-plan", help="CSV of km,pace (m:ss) rows for --course.")] = None,
     observed_minutes: Annotated[Optional[float], typer.Option("--observed-minutes", min=0.5, max=600, help="In-run forecast: use the measured HR of the first M minutes, forecast the rest.")] = None,
-    max_hr: Annotated[Optional[float], typer.Option("--max-hr", min=100, max=240, help="Your maximum HR, BPM (zones, and a cold start).")] = None,
-    resting_hr: Annotated[Optional[float], typer.Option("--resting-hr", min=25, max=120, help="Your resting HR, BPM.")] = None,
+    max_hr: Annotated[Optional[float], typer.Option("--max-hr", min=100, max=240, help="Your maximum HR, BPM: zones, and a cold start (the highest HR your watch records in hard efforts).")] = None,
+    resting_hr: Annotated[Optional[float], typer.Option("--resting-hr", min=25, max=120, help="Your resting HR, BPM (kept with a personal model; does not change predictions yet).")] = None,
     athlete: Annotated[Optional[str], typer.Option("--athlete", "-a", help="Whose personal model (default: the library's only athlete).")] = None,
     cold: Annotated[bool, typer.Option("--cold", help="Ignore your history: predict for an average runner.")] = False,
     library: Annotated[Optional[Path], typer.Option("--library", envvar="SUB3_LIBRARY", help="Library for run ids and your personal model.")] = None,

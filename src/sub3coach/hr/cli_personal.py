@@ -25,8 +25,8 @@ log = logging.getLogger(__name__)
 
 AthleteOpt = Annotated[Optional[str], typer.Option("--athlete", "-a", help="Athlete of the library (default: the only one).")]
 ColdOpt = Annotated[bool, typer.Option("--cold", help="Ignore your history: predict for an average runner.")]
-MaxHrOpt = Annotated[Optional[float], typer.Option("--max-hr", min=100, max=240, help="Your maximum HR, BPM (zones, and a cold start).")]
-RestHrOpt = Annotated[Optional[float], typer.Option("--resting-hr", min=25, max=120, help="Your resting HR, BPM.")]
+MaxHrOpt = Annotated[Optional[float], typer.Option("--max-hr", min=100, max=240, help="Your maximum HR, BPM: zones, and a cold start (the highest HR your watch records in hard efforts).")]
+RestHrOpt = Annotated[Optional[float], typer.Option("--resting-hr", min=25, max=120, help="Your resting HR, BPM (kept with a personal model; does not change predictions yet).")]
 
 
 @dataclass
@@ -41,7 +41,8 @@ class PersonalContext:
 
 
 def _profile_values(lib: Any, athlete: str) -> dict[str, float | None]:
-    """Max/resting HR of the athlete's profile (stated or estimated), when the library has profiles."""
+    """Max/resting HR the athlete *stated* in their profile (estimated values come from runs,
+    possibly the very run being predicted, so they are not used here)."""
     try:
         from sub3coach.athletes import profile
     except ImportError:  # pragma: no cover - profiles arrive with athletes
@@ -50,7 +51,7 @@ def _profile_values(lib: Any, athlete: str) -> dict[str, float | None]:
     out: dict[str, float | None] = {}
     for key in ("max_hr_bpm", "resting_hr_bpm"):
         pv = getattr(prof, key, None)
-        if pv is not None and getattr(pv, "value", None) is not None and getattr(pv, "source", "default") != "default":
+        if pv is not None and getattr(pv, "value", None) is not None and getattr(pv, "source", "default") == "stated":
             out[key] = float(pv.value)
     return out
 
@@ -61,12 +62,14 @@ def resolve_personal(lm: Any, library: Path | None, athlete: str | None, *, cold
     already done is predicted from the athlete's runs before it only."""
     from sub3coach.hr.personalize import library_personal
 
+    from sub3coach.hr import personal as P
+
     stated = {"max_hr_bpm": max_hr, "resting_hr_bpm": resting_hr}
     if lm.personal is not None and model_given and not cold:
         who = (lm.meta.get("athlete") or {}).get("name") or "this model's runner"
         return PersonalContext(lm.personal, stated, who, f"personal model of {who} ({lm.personal.n_runs} runs)", max_hr)
-    if cold:
-        return PersonalContext(None, stated, None, "cold start (--cold)", max_hr)
+    if cold:  # explicit: a personalised --model must not fall back on its own runner
+        return PersonalContext(P.cold(lm.head or P.default_head(), stated), stated, None, "cold start (--cold)", max_hr)
     lib = _open_library(library, required=athlete is not None)
     if lib is None:
         return PersonalContext(None, stated, None, _cold_note(stated), max_hr)

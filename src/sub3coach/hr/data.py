@@ -154,12 +154,14 @@ def prepare_all(
     need_hr: bool = True,
     min_valid_steps: int = MIN_VALID_STEPS,
     keep_samples: bool = False,
+    cut_hr_minutes: float | None = None,
 ) -> PreparedSet:
     """Featurise workouts, skipping (and counting) those that cannot be used.
 
     With ``need_hr`` a workout is kept only when it has at least ``min_valid_steps`` grid
     steps with a sane HR (sensor sanity only; HR never filters anything else). ``keep_samples``
-    keeps each recording's own sample times and HR for per-sample scoring (see
+    keeps each recording's own sample times and HR for per-sample scoring;
+    ``cut_hr_minutes`` keeps the grid HR an in-run forecast of that many minutes may see (see
     :func:`sub3coach.features.prepare`)."""
     out = PreparedSet()
 
@@ -177,7 +179,7 @@ def prepare_all(
             skip("no heart rate")
             continue
         try:
-            p = prepare(w, spec, keep_samples=keep_samples)
+            p = prepare(w, spec, keep_samples=keep_samples, cut_hr_minutes=cut_hr_minutes)
         except MissingChannel:
             skip("no speed, distance or GPS")
             continue

@@ -108,7 +108,7 @@ def in_run(prior: P.HeadPrior, p: Prepared, mean: np.ndarray, sd: np.ndarray, mi
     obs = observed_mask(p.time_s, minutes)
     # the warm-up's residuals follow the start from rest, not the run's level: skip them
     obs &= (p.time_s - p.time_s[0]) >= min(kp.get("skip_s", 0.0), max(minutes * 60.0 - 120.0, 0.0))
-    hr = p.hr_bpm if p.hr_bpm is not None else np.full(len(p.time_s), np.nan)
+    hr = observable_hr(p, minutes)
     resid = np.where(obs & p.observed, hr - mean, np.nan)
     s_step = personal.noise(prior)[1] if personal is not None else prior.sigma_step
     var_level = max(float(sd[0]) ** 2 - s_step**2, 1.0) if sd.size else 1.0
@@ -117,6 +117,16 @@ def in_run(prior: P.HeadPrior, p: Prepared, mean: np.ndarray, sd: np.ndarray, mi
     kp["r"] = kp.get("r", 9.0) * scale
     fc = assimilate(resid, obs, var_level, kp)
     return ModePrediction(-1, mean + fc.mean, np.sqrt(fc.var + kp["r"]), after_s=minutes * 60.0)
+
+
+def observable_hr(p: Prepared, minutes: float) -> np.ndarray:
+    """The grid HR an in-run forecast of the first ``minutes`` may read: the one cleaned from the
+    cut recording when the run was prepared with it (evaluation), else the run's own grid HR
+    (prediction, where the recording was cut before cleaning)."""
+    cut = p.meta.get("hr_cut")
+    if cut is not None and abs(cut[0] - minutes) < 1e-9:
+        return cut[1]
+    return p.hr_bpm if p.hr_bpm is not None else np.full(len(p.time_s), np.nan)
 
 
 def all_modes(prior: P.HeadPrior, items: Sequence[Prepared], base: Sequence[np.ndarray],

@@ -40,12 +40,13 @@ def run_stats_of(lm: LoadedModel, workouts: Iterable[Workout], *, chunk: int = 6
     buf: list[Workout] = []
 
     def flush() -> None:
-        ps = prepare_all(buf, lm.spec).items
-        by_id = {p.workout_id: p for p in ps}
-        preds = dict(zip([p.workout_id for p in ps], predict_prepared(lm, ps)))
-        for w in buf:
-            p = by_id.get(w.workout_id)
-            st = P.run_stats(p.time_s, preds[p.workout_id], p.hr_bpm, p.mask) if p is not None and p.hr_bpm is not None else None
+        prepared = [prepare_all([w], lm.spec).items for w in buf]  # [] or [p] per workout, by position
+        preds = iter(predict_prepared(lm, [ps[0] for ps in prepared if ps]))
+        for w, ps in zip(buf, prepared):
+            st = None
+            if ps:
+                p, g = ps[0], next(preds)
+                st = P.run_stats(p.time_s, g, p.hr_bpm, p.mask) if p.hr_bpm is not None else None
             if st is not None:
                 out.append(st)
             if on_run:

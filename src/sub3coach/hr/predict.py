@@ -284,13 +284,21 @@ class PredictionWriter:
         self.rows += len(frame)
 
     def close(self) -> None:
-        """Finish the file and move it into place."""
-        if self._pq is not None:
-            self._pq.close()
-        if self.rows == 0 and self.path.suffix.lower() == ".csv":
-            predictions_frame([]).to_csv(self.tmp, index=False)
-        if self.tmp.exists():
-            self.tmp.replace(self.path)
+        """Finish the file and move it into place.
+
+        Raises:
+            Sub3Error: the file cannot be written (e.g. the path is a folder); nothing is left."""
+        try:
+            if self._pq is not None:
+                self._pq.close()
+                self._pq = None
+            if self.rows == 0 and self.path.suffix.lower() == ".csv":
+                predictions_frame([]).to_csv(self.tmp, index=False)
+            if self.tmp.exists():
+                self.tmp.replace(self.path)
+        except OSError as exc:
+            self.abort()
+            raise Sub3Error(f"cannot write ({exc.strerror or exc})", str(self.path)) from exc
 
     def abort(self) -> None:
         """Drop the partial file."""

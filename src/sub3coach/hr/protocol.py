@@ -38,6 +38,7 @@ from sub3coach.features import FeatureSpec, Prepared
 from sub3coach.hr import modes as M
 from sub3coach.hr import personal as P
 from sub3coach.hr.folds import inner_validation, runner_folds
+from sub3coach.hr.inrun import observed_mask
 from sub3coach.hr.train import HRModel, TrainConfig, union_features
 
 log = logging.getLogger(__name__)
@@ -227,8 +228,9 @@ def _score_in_run(sc: _Scorer, cfg: ProtocolConfig, prior: P.HeadPrior, sub: Seq
                   sub_base: Sequence[np.ndarray], mp: M.ModePrediction, g: Callable[[int], int]) -> None:
     p, after = sub[mp.item], cfg.minutes * 60.0
     el = p.time_s - p.time_s[0]
-    w = p.mask & (el > after - 300.0) & (el <= after)
-    off = float(np.mean((p.hr_bpm - sub_base[mp.item])[w])) if w.any() else 0.0
+    hr = M.observable_hr(p, cfg.minutes)
+    w = observed_mask(p.time_s, cfg.minutes) & p.observed & np.isfinite(hr) & (el > after - 300.0)
+    off = float(np.mean((hr - sub_base[mp.item])[w])) if w.any() else 0.0
     sc.add("in-run", f"offset (minutes {cfg.minutes - 5:g}-{cfg.minutes:g} of the run)", g(mp.item),
            sub_base[mp.item] + off, after_s=after)
     cold_m, cold_sd = P.predict_head(prior, P.cold(prior), p.time_s, sub_base[mp.item])
@@ -329,5 +331,6 @@ def load_items(data: str | os.PathLike, cfg: ProtocolConfig) -> tuple[list[Prepa
     names = union_features((cfg.train.arch, *cfg.baselines))
     if cfg.train.features:
         names = tuple(dict.fromkeys((*names, *cfg.train.features)))
-    ps = prepare_all(iter_workouts(data), FeatureSpec(names=names, step_s=cfg.train.step_s), keep_samples=True)
+    ps = prepare_all(iter_workouts(data), FeatureSpec(names=names, step_s=cfg.train.step_s), keep_samples=True,
+                     cut_hr_minutes=cfg.minutes)
     return ps.items, names, ps.skipped
