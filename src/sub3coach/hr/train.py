@@ -515,7 +515,8 @@ def load_split(
     from sub3coach.hr.data import iter_workouts, prepare_all, runner_id, runner_split
 
     spec = FeatureSpec(names=tuple(names), step_s=step_s)
-    prepared = prepare_all(iter_workouts(data), spec)
+    # the HR an in-run forecast of 10 min may see (for the personal head's in-run selection)
+    prepared = prepare_all(iter_workouts(data), spec, cut_hr_minutes=10.0)
     items = prepared.items[:limit] if limit else prepared.items
     users = [runner_id(p.user_id, p.workout_id) for p in items]
     if len(set(users)) < 3:
