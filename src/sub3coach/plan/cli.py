@@ -161,48 +161,6 @@ def week_cmd(
     console.print(_workout_table(days, f"Week from {days[0].date} ({sum(w.distance_m for w in days) / 1000:.1f} km)"))
 
 
-@plan_app.command("race")
-def race_cmd(
-    distance: Annotated[str, typer.Argument(help="Race distance: 5k, 10k, half, marathon, 5000m, 10mi...", show_default=False)],
-    history: HistoryOpt = None,
-    library: LibraryOpt = None,
-    runner: RunnerOpt = None,
-    athlete: AthleteOpt = None,
-    as_of: AsOfOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Predict a race time from your best recent run (Riegel and Daniels VDOT) with VDOT training paces.
-
-    Example: sub3 plan race half --history activities.csv
-    """
-    from sub3coach.plan.race import parse_distance, predict_race
-
-    try:
-        d = parse_distance(distance)
-        hist = _history(history, library, runner, athlete)
-        day = _date(as_of, "--as-of")
-        when = datetime.combine(day, datetime.max.time(), timezone.utc) if day else None
-        pred = predict_race(hist, d, as_of=when)
-    except Sub3Error as exc:
-        raise _fail(exc) from None
-    if as_json:
-        _print_json({k: (round(v, 2) if isinstance(v, float) else v) for k, v in pred.to_dict().items()})
-        return
-    t = Table(title=f"{d / 1000:.3f} km from your {pred.basis_distance_m / 1000:.1f} km in {format_duration(pred.basis_time_s)} "
-                    f"on {pred.basis_date[:10]}")
-    t.add_column("method")
-    t.add_column("time", justify="right")
-    t.add_column("pace", justify="right")
-    t.add_row("Riegel", format_duration(pred.riegel_time_s), format_pace(pred.riegel_time_s / (d / 1000)))
-    t.add_row(f"VDOT {pred.vdot:.1f}", format_duration(pred.vdot_time_s), format_pace(pred.vdot_time_s / (d / 1000)))
-    console.print(t)
-    p = Table(title="VDOT training paces")
-    for k in pred.training_paces_s_per_km:
-        p.add_column(k, justify="right")
-    p.add_row(*(format_pace(v) for v in pred.training_paces_s_per_km.values()))
-    console.print(p)
-
-
 @plan_app.command("train")
 def train_cmd(
     data: Annotated[Path, typer.Option("--data", help="Folder (or file) of training histories.", show_default=False)],
@@ -269,3 +227,6 @@ def evaluate_cmd(
         t.add_row(k, f"{v:.1f}")
     console.print(t)
     console.print(f"{res['improvement_vs_best_baseline_pct']:+.1f} % vs the best baseline ({res['best_baseline']})")
+
+
+from sub3coach.plan import cli_race as _cli_race  # noqa: E402,F401  (registers `race` and `race-evaluate` on plan_app)

@@ -15,7 +15,20 @@
 
 The performance used is the best recent effort: among runs of at least
 :data:`MIN_EFFORT_DISTANCE_M` in the last :data:`RECENT_DAYS` days, the one with the highest VDOT.
-Times are in seconds, distances in metres, paces in s/km.
+
+* HR-pace ("effective VO2max", as Runalyze computes it; its ``LegacyEffectiveVO2max`` and
+  ``Shape`` classes): a run at ``v`` m/min with average HR at fraction ``h`` of max HR was run
+  at the fraction ``p = exp((h - 1.00466) / 0.68725)`` of the velocity at VO2max (Runalyze's
+  regression on Daniels' tables; inverse ``h = 0.68725 ln p + 1.00466``), so the velocity at
+  VO2max is ``v / p`` and the run's effective VO2max is Daniels' oxygen cost at ``v / p``. The
+  runner's value ("shape") is the duration-weighted mean over the runs with HR of the last
+  :data:`HR_SHAPE_DAYS` days, times a correction factor: the largest ratio VDOT-by-time /
+  VDOT-by-HR among the runner's three best runs (by VDOT-by-time) of the last
+  :data:`RECENT_DAYS` days (Runalyze takes its three best races; a log rarely marks races, so
+  the best recent runs stand in). The race time then solves Daniels' VDOT equation.
+  Max HR: ``--max-hr`` or the athlete profile when known, else :func:`max_hr_from_history`.
+
+Times are in seconds, distances in metres, paces in s/km, HR in BPM.
 """
 from __future__ import annotations
 
@@ -35,6 +48,13 @@ RECENT_DAYS: float = 56.0
 MIN_EFFORT_DISTANCE_M: float = 3000.0
 #: Fractions of VDOT of the E, T and I training paces.
 PACE_FRACTIONS: dict[str, float] = {"E": 0.70, "T": 0.88, "I": 0.975}
+#: Runs of this many days form the HR-pace shape (Runalyze's default), days.
+HR_SHAPE_DAYS: float = 30.0
+#: Runs whose average HR is outside this fraction of max HR are left out of the HR-pace shape
+#: (below it the HR-speed relation is extrapolated far; above it max HR is wrong).
+HR_FRACTION_RANGE: tuple[float, float] = (0.6, 1.0)
+#: How many best runs give the correction factor (Runalyze: its three best races).
+HR_CORRECTION_RUNS: int = 3
 MARATHON_M: float = 42195.0
 HALF_MARATHON_M: float = 21097.5
 
@@ -118,6 +138,115 @@ def training_paces(vdot_value: float) -> dict[str, float]:
     return {k: paces[k] for k in ("E", "M", "T", "I", "R")}
 
 
+def fraction_of_vvo2max(hr_fraction: float) -> float:
+    """Runalyze: fraction of the velocity at VO2max run at ``hr_fraction`` of max HR."""
+    return math.exp((hr_fraction - 1.00466) / 0.68725)
+
+
+def hr_fraction_at(fraction: float) -> float:
+    """Runalyze: fraction of max HR at ``fraction`` of the velocity at VO2max (inverse of
+    :func:`fraction_of_vvo2max`)."""
+    return 0.68725 * math.log(fraction) + 1.00466
+
+
+def effective_vo2max(distance_m: float, time_s: float, avg_hr_bpm: float, max_hr_bpm: float) -> float:
+    """Effective VO2max (ml/kg/min) of one run from its pace and average HR (Runalyze, see module doc)."""
+    if distance_m <= 0 or time_s <= 0 or avg_hr_bpm <= 0 or max_hr_bpm <= 0:
+        raise ValueError("distance, time and heart rates must be positive")
+    v = distance_m / (time_s / 60.0)
+    return oxygen_cost(v / fraction_of_vvo2max(avg_hr_bpm / max_hr_bpm))
+
+
+@dataclass
+class MaxHr:
+    """The max HR the HR-pace method used: BPM, ``source`` (stated/estimated) and how."""
+
+    bpm: float
+    source: str
+    method: str
+
+
+def max_hr_from_history(history: pd.DataFrame) -> MaxHr | None:
+    """Max HR (BPM) from a history's average HRs, or None when no run of >= 3 km has HR.
+
+    Each run is taken as if it were an all-out effort: its average HR then sits at the HR
+    fraction Runalyze's relation gives for the VO2max fraction Daniels' curve allows for its
+    duration, ``hr_fraction_at(fraction_vo2max(T))`` (~0.94 for 40 min, ~0.89 for 2 h); the
+    median of the three highest such values is the estimate. Training runs are not all-out, so
+    it is a lower bound (the correction factor absorbs part of the error)."""
+    h = history[(history["distance_m"] >= MIN_EFFORT_DISTANCE_M) & history["avg_hr_bpm"].between(80, 230)]
+    if h.empty:
+        return None
+    implied = sorted(hr / hr_fraction_at(fraction_vo2max(t / 60.0)) for hr, t in zip(h["avg_hr_bpm"], h["duration_s"]))
+    top = implied[-3:]
+    return MaxHr(round(float(sorted(top)[len(top) // 2]), 1), "estimated",
+                 f"median of the {len(top)} highest average HRs of {len(h)} runs >= 3 km, each taken as an all-out "
+                 "effort for its duration (a lower bound: state yours with --max-hr)")
+
+
+@dataclass
+class HrPaceEstimate:
+    """The runner's effective VO2max from the HR-pace relation.
+
+    Attributes:
+        vdot: corrected value (``uncorrected * correction_factor``), ml/kg/min.
+        uncorrected: duration-weighted mean effective VO2max of ``n_runs`` runs since ``since``.
+        correction_factor: VDOT-by-time / VDOT-by-HR of ``factor_run_date`` (1.0 when none).
+    """
+
+    vdot: float
+    uncorrected: float
+    correction_factor: float
+    n_runs: int
+    since: str
+    factor_run_date: str | None
+    factor_run_distance_m: float | None
+    factor_run_time_s: float | None
+
+
+def _window(history: pd.DataFrame, end: pd.Timestamp, days: float) -> pd.DataFrame:
+    return history[(history["start_time"] <= end) & (history["start_time"] >= end - timedelta(days=days))]
+
+
+def _utc(as_of: datetime | None) -> pd.Timestamp:
+    end = pd.Timestamp(as_of or datetime.now(timezone.utc))
+    return end.tz_localize("UTC") if end.tzinfo is None else end.tz_convert("UTC")
+
+
+def hr_pace_vdot(history: pd.DataFrame, max_hr_bpm: float, *, as_of: datetime | None = None,
+                 correct: bool = True) -> HrPaceEstimate:
+    """The runner's effective VO2max on ``as_of`` from runs with HR (see the module doc).
+
+    Raises:
+        Sub3Error: no run with HR within 60-100 % of ``max_hr_bpm`` in the last 30 days.
+    """
+    end = _utc(as_of)
+    lo, hi = HR_FRACTION_RANGE
+    ok = history["avg_hr_bpm"].between(lo * max_hr_bpm, hi * max_hr_bpm)
+    shape = _window(history[ok], end, HR_SHAPE_DAYS)
+    if shape.empty:
+        raise Sub3Error(f"no run with average HR within {lo:.0%}-{hi:.0%} of max HR {max_hr_bpm:.0f} in the "
+                        f"{HR_SHAPE_DAYS:.0f} days before {end.date()}: no HR-pace prediction")
+    eff = [effective_vo2max(d, t, hr, max_hr_bpm) for d, t, hr in zip(shape["distance_m"], shape["duration_s"], shape["avg_hr_bpm"])]
+    w = shape["duration_s"].to_numpy(float)
+    uncorrected = float(sum(e * x for e, x in zip(eff, w)) / w.sum())
+    factor, basis = 1.0, None
+    best = _window(history[ok & (history["distance_m"] >= MIN_EFFORT_DISTANCE_M)], end, RECENT_DAYS)
+    if correct and len(best):
+        by_time = [vdot(d, t) for d, t in zip(best["distance_m"], best["duration_s"])]
+        top = sorted(range(len(best)), key=by_time.__getitem__)[-HR_CORRECTION_RUNS:]
+        ratios = {i: by_time[i] / effective_vo2max(best["distance_m"].iloc[i], best["duration_s"].iloc[i],
+                                                   best["avg_hr_bpm"].iloc[i], max_hr_bpm) for i in top}
+        i = max(ratios, key=ratios.__getitem__)
+        factor, basis = float(ratios[i]), best.iloc[i]
+    return HrPaceEstimate(
+        vdot=uncorrected * factor, uncorrected=uncorrected, correction_factor=factor, n_runs=len(shape),
+        since=(end - timedelta(days=HR_SHAPE_DAYS)).date().isoformat(),
+        factor_run_date=None if basis is None else pd.Timestamp(basis["start_time"]).isoformat(),
+        factor_run_distance_m=None if basis is None else float(basis["distance_m"]),
+        factor_run_time_s=None if basis is None else float(basis["duration_s"]))
+
+
 @dataclass
 class RacePrediction:
     """A race-time prediction.
@@ -125,7 +254,9 @@ class RacePrediction:
     Attributes:
         distance_m: race distance; riegel_time_s / vdot_time_s: predicted times, seconds;
         vdot: the runner's VDOT; basis_*: the performance used (date ISO, metres, seconds);
-        training_paces_s_per_km: E, M, T, I, R paces.
+        training_paces_s_per_km: E, M, T, I, R paces;
+        hr_time_s: HR-pace prediction, seconds (None when it cannot be made: ``hr_note`` says
+        why); hr_pace: its :class:`HrPaceEstimate`; max_hr: the max HR it used.
     """
 
     distance_m: float
@@ -136,6 +267,10 @@ class RacePrediction:
     basis_distance_m: float
     basis_time_s: float
     training_paces_s_per_km: dict[str, float]
+    hr_time_s: float | None = None
+    hr_pace: HrPaceEstimate | None = None
+    max_hr: MaxHr | None = None
+    hr_note: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -147,10 +282,9 @@ def best_effort(history: pd.DataFrame, *, as_of: datetime | None = None, days: f
     Raises:
         Sub3Error: no such run.
     """
-    end = pd.Timestamp(as_of or datetime.now(timezone.utc))
-    end = end.tz_localize("UTC") if end.tzinfo is None else end.tz_convert("UTC")
-    recent = history[(history["start_time"] <= end) & (history["start_time"] >= end - timedelta(days=days))
-                     & (history["distance_m"] >= MIN_EFFORT_DISTANCE_M)]
+    end = _utc(as_of)
+    recent = _window(history, end, days)
+    recent = recent[recent["distance_m"] >= MIN_EFFORT_DISTANCE_M]
     if recent.empty:
         last = history["start_time"].max() if len(history) else None
         raise Sub3Error(f"no run of at least {MIN_EFFORT_DISTANCE_M / 1000:.0f} km in the {days:.0f} days before "
@@ -159,9 +293,23 @@ def best_effort(history: pd.DataFrame, *, as_of: datetime | None = None, days: f
     return recent.iloc[max(range(len(scores)), key=scores.__getitem__)]
 
 
+def predict_hr(history: pd.DataFrame, distance_m: float, max_hr: MaxHr | None, *, as_of: datetime | None = None,
+               correct: bool = True) -> tuple[float | None, HrPaceEstimate | None, str | None]:
+    """HR-pace race time over ``distance_m`` (seconds), its estimate, and why there is none."""
+    if max_hr is None:
+        return None, None, "no max HR: no run with HR (state it with --max-hr)"
+    try:
+        est = hr_pace_vdot(history, max_hr.bpm, as_of=as_of, correct=correct)
+        return vdot_time_s(est.vdot, distance_m), est, None
+    except (Sub3Error, ValueError) as exc:
+        return None, None, str(exc)
+
+
 def predict_race(history: pd.DataFrame, distance_m: float, *, as_of: datetime | None = None,
-                 clean: bool = True) -> RacePrediction:
-    """Race time over ``distance_m`` from the runner's best recent effort (Riegel and VDOT).
+                 clean: bool = True, max_hr: MaxHr | None = None) -> RacePrediction:
+    """Race time over ``distance_m`` from the runner's best recent effort (Riegel and VDOT) and
+    from the HR-pace relation (``max_hr``: default :func:`max_hr_from_history` of the runs up to
+    ``as_of``).
 
     With ``clean`` rows that are not runs for this runner (a ride logged as a run would be a
     world record) are left out first (:func:`~sub3coach.plan.history.drop_non_runs`)."""
@@ -172,8 +320,11 @@ def predict_race(history: pd.DataFrame, distance_m: float, *, as_of: datetime | 
     run = best_effort(history, as_of=as_of)
     d1, t1 = float(run["distance_m"]), float(run["duration_s"])
     v = vdot(d1, t1)
+    if max_hr is None:
+        max_hr = max_hr_from_history(history[history["start_time"] <= _utc(as_of)])
+    hr_t, est, note = predict_hr(history, distance_m, max_hr, as_of=as_of)
     return RacePrediction(
         distance_m=float(distance_m), riegel_time_s=riegel_time_s(t1, d1, distance_m), vdot_time_s=vdot_time_s(v, distance_m),
         vdot=v, basis_date=pd.Timestamp(run["start_time"]).isoformat(), basis_distance_m=d1, basis_time_s=t1,
-        training_paces_s_per_km=training_paces(v),
+        training_paces_s_per_km=training_paces(v), hr_time_s=hr_t, hr_pace=est, max_hr=max_hr, hr_note=note,
     )
