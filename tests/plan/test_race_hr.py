@@ -52,14 +52,20 @@ def test_hr_relation_inverts(h: float) -> None:
 def test_shape_recovers_the_runner_when_hr_follows_the_relation() -> None:
     h = with_hr(history_frame(60, seed=3), 48.0, 185.0)
     end = h["start_time"].max().to_pydatetime()
-    est = hr_pace_vdot(h, 185.0, as_of=end, correct=False)
-    assert est.uncorrected == pytest.approx(48.0, rel=1e-6) and est.correction_factor == 1.0
-    assert est.n_runs == int((h["start_time"] >= pd.Timestamp(end) - timedelta(days=30)).sum())
-    # the correction: time-VDOT / HR-VDOT of the best recent run, here < 1 (training runs are not all-out)
     est = hr_pace_vdot(h, 185.0, as_of=end)
-    best = h[h["start_time"] == pd.Timestamp(est.factor_run_date)].iloc[0]
-    assert est.correction_factor == pytest.approx(vdot(best["distance_m"], best["duration_s"]) / 48.0, rel=1e-6)
-    assert est.vdot == pytest.approx(est.uncorrected * est.correction_factor) and est.correction_factor < 1.0
+    assert est.uncorrected == pytest.approx(48.0, rel=1e-6) and est.correction_factor == 1.0 and est.factor_run_date is None
+    assert est.n_runs == int((h["start_time"] >= pd.Timestamp(end) - timedelta(days=30)).sum())
+    # the correction: the largest time-VDOT / HR-VDOT among the three best earlier races
+    races = h.iloc[[5, 10, 15, 20]].copy()
+    ratios = [vdot(d, t) / 48.0 for d, t in zip(races["distance_m"], races["duration_s"])]
+    races.loc[races.index[0], "avg_hr_bpm"] = np.nan  # a race without HR cannot give it
+    best3 = sorted(ratios[1:])[-3:]
+    est = hr_pace_vdot(h, 185.0, as_of=end, races=races)
+    assert est.correction_factor == pytest.approx(max(best3), rel=1e-6)
+    assert est.vdot == pytest.approx(est.uncorrected * est.correction_factor)
+    # races after as_of are not used
+    early = races["start_time"].iloc[1] + timedelta(hours=1)
+    assert hr_pace_vdot(h, 185.0, as_of=early.to_pydatetime(), races=races).correction_factor == pytest.approx(ratios[1], rel=1e-6)
 
 
 def test_shape_weights_by_duration_and_skips_implausible_hr() -> None:
@@ -67,10 +73,10 @@ def test_shape_weights_by_duration_and_skips_implausible_hr() -> None:
     end = h["start_time"].max().to_pydatetime()
     h.loc[h.index[-1], "avg_hr_bpm"] = 100.0  # 53 % of max: left out, so the value stays
     h.loc[h.index[-2], "avg_hr_bpm"] = np.nan
-    assert hr_pace_vdot(h, 190.0, as_of=end, correct=False).uncorrected == pytest.approx(50.0, rel=1e-6)
+    assert hr_pace_vdot(h, 190.0, as_of=end).uncorrected == pytest.approx(50.0, rel=1e-6)
     h2 = h.copy()
     h2.loc[h2.index[-3], "avg_hr_bpm"] *= 1.05  # a higher HR at the same pace: a lower value
-    assert hr_pace_vdot(h2, 190.0, as_of=end, correct=False).uncorrected < 50.0
+    assert hr_pace_vdot(h2, 190.0, as_of=end).uncorrected < 50.0
     with pytest.raises(Sub3Error, match="no run with average HR"):
         hr_pace_vdot(h.assign(avg_hr_bpm=np.nan), 190.0, as_of=end)
 

@@ -38,6 +38,19 @@ def _max_hr(max_hr: float | None, history: Path | None, library: Path | None, at
     return MaxHr(float(pv.value), pv.source, f"athlete profile: {pv.method}")
 
 
+def _races(hist: Any, history: Path | None, when: datetime | None) -> Any:
+    """The runner's all-out efforts up to ``when`` (named races when the history file names
+    them): they give the HR-pace correction factor."""
+    import pandas as pd
+
+    from sub3coach.plan.race_eval import find_efforts, race_names
+
+    end = pd.Timestamp(when or datetime.now(timezone.utc))
+    names = race_names(history) if history is not None else {}
+    uid = str(hist["user_id"].iloc[0]) if len(hist) else ""
+    return find_efforts(hist[hist["start_time"] <= end], names.get(uid))
+
+
 def _rounded(x: Any) -> Any:
     if isinstance(x, float):
         return round(x, 2)
@@ -61,8 +74,10 @@ def _race_table(pred: Any) -> Table:
     else:
         why = f"{hp.n_runs} runs with HR since {hp.since}, max HR {pred.max_hr.bpm:.0f} ({pred.max_hr.source})"
         if hp.factor_run_date:
-            why += (f"; x{hp.correction_factor:.3f} from your {hp.factor_run_distance_m / 1000:.1f} km in "
+            why += (f"; x{hp.correction_factor:.3f} from your race of {hp.factor_run_distance_m / 1000:.1f} km in "
                     f"{format_duration(hp.factor_run_time_s)} on {hp.factor_run_date[:10]}")
+        else:
+            why += "; no earlier race with HR: uncorrected"
         t.add_row(f"HR-pace {hp.vdot:.1f}", format_duration(pred.hr_time_s), format_pace(pred.hr_time_s / (d / 1000)), why)
     return t
 
@@ -91,7 +106,8 @@ def race_cmd(
         hist = _history(history, library, runner, athlete)
         day = _date(as_of, "--as-of")
         when = datetime.combine(day, datetime.max.time(), timezone.utc) if day else None
-        pred = predict_race(hist, d, as_of=when, max_hr=_max_hr(max_hr, history, library, athlete))
+        pred = predict_race(hist, d, as_of=when, max_hr=_max_hr(max_hr, history, library, athlete),
+                            races=_races(hist, history, when))
     except Sub3Error as exc:
         raise _fail(exc) from None
     if as_json:
@@ -105,6 +121,9 @@ def race_cmd(
         p.add_column(k, justify="right")
     p.add_row(*(format_pace(v) for v in pred.training_paces_s_per_km.values()))
     console.print(p)
+
+
+_LABELS = {"riegel": "Riegel", "vdot": "VDOT", "hr_pace": "HR-pace", "hr_pace_uncorrected": "HR-pace raw"}
 
 
 def _score_cell(s: dict[str, Any]) -> list[str]:
@@ -133,15 +152,14 @@ def race_evaluate_cmd(
     if as_json:
         _print_json(res)
         return
-    t = Table(title=f"Race prediction error (% of time) on {res['overall']['n_efforts']} efforts of "
-                    f"{res['overall']['n_runners']} runners")
-    for c in ("distance", "efforts", "method", "n", "MAE mean %", "MAE median %", "bias %", "common n", "common MAE mean %",
-              "common MAE median %"):
-        t.add_column(c, justify="left" if c in ("distance", "method") else "right")
+    t = Table(title=f"Race prediction error, % of the race time: {res['overall']['n_efforts']} efforts of "
+                    f"{res['overall']['n_runners']} runners (common: efforts every method predicts)")
+    for c in ("band", "method", "n", "MAE", "median", "bias", "common MAE", "median"):
+        t.add_column(c, justify="left" if c in ("band", "method") else "right")
     for name, block in [("all", res["overall"]), *res["bands"].items()]:
+        label = f"{name} ({block['n_efforts']}; common {block['common']['n_efforts']})"
         for i, m in enumerate(METHODS):
             s, c = block["methods"][m], block["common"]["methods"][m]
-            t.add_row(name if i == 0 else "", str(block["n_efforts"]) if i == 0 else "", m, *_score_cell(s),
-                      *_score_cell(c)[:3])
+            t.add_row(label if i == 0 else "", _LABELS[m], *_score_cell(s), *_score_cell(c)[1:3], end_section=i == len(METHODS) - 1)
     console.print(t)
     console.print(f"{res['n_efforts_skipped']} efforts skipped (fewer than 3 runs in the 8 weeks before)")

@@ -22,10 +22,11 @@ The performance used is the best recent effort: among runs of at least
   regression on Daniels' tables; inverse ``h = 0.68725 ln p + 1.00466``), so the velocity at
   VO2max is ``v / p`` and the run's effective VO2max is Daniels' oxygen cost at ``v / p``. The
   runner's value ("shape") is the duration-weighted mean over the runs with HR of the last
-  :data:`HR_SHAPE_DAYS` days, times a correction factor: the largest ratio VDOT-by-time /
-  VDOT-by-HR among the runner's three best runs (by VDOT-by-time) of the last
-  :data:`RECENT_DAYS` days (Runalyze takes its three best races; a log rarely marks races, so
-  the best recent runs stand in). The race time then solves Daniels' VDOT equation.
+  :data:`HR_SHAPE_DAYS` days, times Runalyze's correction factor: the largest ratio
+  VDOT-by-time / VDOT-by-HR among the runner's three best earlier races (by VDOT-by-time);
+  1.0 when no earlier race has HR. A log rarely marks races: the caller passes the all-out
+  efforts :func:`sub3coach.plan.race_eval.find_efforts` finds among the runs before the
+  prediction date. The race time then solves Daniels' VDOT equation.
   Max HR: ``--max-hr`` or the athlete profile when known, else :func:`max_hr_from_history`.
 
 Times are in seconds, distances in metres, paces in s/km, HR in BPM.
@@ -37,6 +38,7 @@ import re
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 
+import numpy as np
 import pandas as pd
 
 from sub3coach.errors import Sub3Error
@@ -108,6 +110,14 @@ def vdot(distance_m: float, time_s: float) -> float:
         raise ValueError("distance and time must be positive")
     t = time_s / 60.0
     return oxygen_cost(distance_m / t) / fraction_vo2max(t)
+
+
+def vdot_array(distance_m: np.ndarray, time_s: np.ndarray) -> np.ndarray:
+    """:func:`vdot` of many runs at once (arrays of metres and seconds)."""
+    t = np.asarray(time_s, float) / 60.0
+    v = np.asarray(distance_m, float) / t
+    frac = 0.8 + 0.1894393 * np.exp(-0.012778 * t) + 0.2989558 * np.exp(-0.1932605 * t)
+    return (-4.60 + 0.182258 * v + 0.000104 * v ** 2) / frac
 
 
 def vdot_time_s(vdot_value: float, distance_m: float) -> float:
@@ -191,7 +201,8 @@ class HrPaceEstimate:
     Attributes:
         vdot: corrected value (``uncorrected * correction_factor``), ml/kg/min.
         uncorrected: duration-weighted mean effective VO2max of ``n_runs`` runs since ``since``.
-        correction_factor: VDOT-by-time / VDOT-by-HR of ``factor_run_date`` (1.0 when none).
+        correction_factor: VDOT-by-time / VDOT-by-HR of the earlier race ``factor_run_*``
+        (1.0 when none has HR).
     """
 
     vdot: float
@@ -214,8 +225,12 @@ def _utc(as_of: datetime | None) -> pd.Timestamp:
 
 
 def hr_pace_vdot(history: pd.DataFrame, max_hr_bpm: float, *, as_of: datetime | None = None,
-                 correct: bool = True) -> HrPaceEstimate:
+                 races: pd.DataFrame | None = None) -> HrPaceEstimate:
     """The runner's effective VO2max on ``as_of`` from runs with HR (see the module doc).
+
+    Args:
+        races: the runner's all-out efforts (history rows); those before ``as_of`` with HR give
+            the correction factor (None or none with HR: 1.0).
 
     Raises:
         Sub3Error: no run with HR within 60-100 % of ``max_hr_bpm`` in the last 30 days.
@@ -231,14 +246,15 @@ def hr_pace_vdot(history: pd.DataFrame, max_hr_bpm: float, *, as_of: datetime | 
     w = shape["duration_s"].to_numpy(float)
     uncorrected = float(sum(e * x for e, x in zip(eff, w)) / w.sum())
     factor, basis = 1.0, None
-    best = _window(history[ok & (history["distance_m"] >= MIN_EFFORT_DISTANCE_M)], end, RECENT_DAYS)
-    if correct and len(best):
+    if races is not None and len(races):
+        best = races[(races["start_time"] <= end) & races["avg_hr_bpm"].between(lo * max_hr_bpm, hi * max_hr_bpm)]
         by_time = [vdot(d, t) for d, t in zip(best["distance_m"], best["duration_s"])]
         top = sorted(range(len(best)), key=by_time.__getitem__)[-HR_CORRECTION_RUNS:]
         ratios = {i: by_time[i] / effective_vo2max(best["distance_m"].iloc[i], best["duration_s"].iloc[i],
                                                    best["avg_hr_bpm"].iloc[i], max_hr_bpm) for i in top}
-        i = max(ratios, key=ratios.__getitem__)
-        factor, basis = float(ratios[i]), best.iloc[i]
+        if ratios:
+            i = max(ratios, key=ratios.__getitem__)
+            factor, basis = float(ratios[i]), best.iloc[i]
     return HrPaceEstimate(
         vdot=uncorrected * factor, uncorrected=uncorrected, correction_factor=factor, n_runs=len(shape),
         since=(end - timedelta(days=HR_SHAPE_DAYS)).date().isoformat(),
@@ -294,22 +310,23 @@ def best_effort(history: pd.DataFrame, *, as_of: datetime | None = None, days: f
 
 
 def predict_hr(history: pd.DataFrame, distance_m: float, max_hr: MaxHr | None, *, as_of: datetime | None = None,
-               correct: bool = True) -> tuple[float | None, HrPaceEstimate | None, str | None]:
-    """HR-pace race time over ``distance_m`` (seconds), its estimate, and why there is none."""
+               races: pd.DataFrame | None = None) -> tuple[float | None, HrPaceEstimate | None, str | None]:
+    """HR-pace race time over ``distance_m`` (seconds), its estimate, and why there is none
+    (``races``: see :func:`hr_pace_vdot`)."""
     if max_hr is None:
         return None, None, "no max HR: no run with HR (state it with --max-hr)"
     try:
-        est = hr_pace_vdot(history, max_hr.bpm, as_of=as_of, correct=correct)
+        est = hr_pace_vdot(history, max_hr.bpm, as_of=as_of, races=races)
         return vdot_time_s(est.vdot, distance_m), est, None
     except (Sub3Error, ValueError) as exc:
         return None, None, str(exc)
 
 
 def predict_race(history: pd.DataFrame, distance_m: float, *, as_of: datetime | None = None,
-                 clean: bool = True, max_hr: MaxHr | None = None) -> RacePrediction:
+                 clean: bool = True, max_hr: MaxHr | None = None, races: pd.DataFrame | None = None) -> RacePrediction:
     """Race time over ``distance_m`` from the runner's best recent effort (Riegel and VDOT) and
     from the HR-pace relation (``max_hr``: default :func:`max_hr_from_history` of the runs up to
-    ``as_of``).
+    ``as_of``; ``races``: the earlier all-out efforts that give its correction factor).
 
     With ``clean`` rows that are not runs for this runner (a ride logged as a run would be a
     world record) are left out first (:func:`~sub3coach.plan.history.drop_non_runs`)."""
@@ -322,7 +339,7 @@ def predict_race(history: pd.DataFrame, distance_m: float, *, as_of: datetime | 
     v = vdot(d1, t1)
     if max_hr is None:
         max_hr = max_hr_from_history(history[history["start_time"] <= _utc(as_of)])
-    hr_t, est, note = predict_hr(history, distance_m, max_hr, as_of=as_of)
+    hr_t, est, note = predict_hr(history, distance_m, max_hr, as_of=as_of, races=races)
     return RacePrediction(
         distance_m=float(distance_m), riegel_time_s=riegel_time_s(t1, d1, distance_m), vdot_time_s=vdot_time_s(v, distance_m),
         vdot=v, basis_date=pd.Timestamp(run["start_time"]).isoformat(), basis_distance_m=d1, basis_time_s=t1,

@@ -19,7 +19,7 @@ week), and the top 5 % keeps out a month whose fastest 10 km was an easy one. Th
 uses the whole log (hindsight is fine for choosing *which* runs to score); the prediction of
 an effort uses only runs strictly before it: Riegel and VDOT from the best run of the
 :data:`LOOKBACK_DAYS` (8 weeks) before, HR-pace from the runs with HR of the 30 days before
-(correction factor from the 8 weeks), max HR estimated from all runs before the effort
+(correction factor from the earlier efforts, found by the same rule among the runs before it), max HR estimated from all runs before the effort
 (:func:`~sub3coach.plan.race.max_hr_from_history`) — nothing recorded on or after the effort's
 start is read. An effort needs :data:`MIN_PRIOR_RUNS` runs in those 8 weeks to be scored.
 
@@ -42,7 +42,7 @@ import pandas as pd
 from sub3coach.errors import Sub3Error
 from sub3coach.plan.history import drop_non_runs
 from sub3coach.plan.race import (
-    HALF_MARATHON_M, MARATHON_M, MIN_EFFORT_DISTANCE_M, max_hr_from_history, predict_hr, predict_race, vdot,
+    HALF_MARATHON_M, MARATHON_M, MIN_EFFORT_DISTANCE_M, max_hr_from_history, predict_hr, predict_race, vdot_array,
 )
 
 log = logging.getLogger(__name__)
@@ -77,11 +77,24 @@ def band_of(distance_m: float) -> str | None:
 def race_names(path: str | Path) -> dict[str, set[pd.Timestamp]]:
     """Per runner id, the start times (UTC) of runs whose name matches :data:`RACE_NAME_RE`,
     read from the history files under ``path`` (ids as :func:`~sub3coach.plan.history.load_histories` gives them)."""
-    from sub3coach.io.history import iter_history
-    from sub3coach.plan.history import history_files, runner_id_from_name
+    from sub3coach.plan.history import history_files
 
     out: dict[str, set[pd.Timestamp]] = {}
-    for f in history_files(path):
+    reader_log = logging.getLogger("sub3coach.io.history")
+    level = reader_log.level
+    reader_log.setLevel(logging.ERROR)  # the files' warnings were given once by load_histories
+    try:
+        _collect_names(history_files(path), out)
+    finally:
+        reader_log.setLevel(level)
+    return out
+
+
+def _collect_names(files: list[Path], out: dict[str, set[pd.Timestamp]]) -> None:
+    from sub3coach.io.history import iter_history
+    from sub3coach.plan.history import runner_id_from_name
+
+    for f in files:
         try:
             for s in iter_history(f):
                 if s.sport == "run" and s.name and RACE_NAME_RE.search(s.name):
@@ -90,61 +103,69 @@ def race_names(path: str | Path) -> dict[str, set[pd.Timestamp]]:
                     out.setdefault(str(uid), set()).add(st.tz_localize("UTC") if st.tzinfo is None else st.tz_convert("UTC"))
         except Sub3Error as exc:  # unreadable files are reported by load_histories
             log.debug("no names from %s", exc)
-    return out
 
 
-def find_efforts(history: pd.DataFrame, named: set[pd.Timestamp] | None = None) -> pd.DataFrame:
+def find_efforts(history: pd.DataFrame, named: set[pd.Timestamp] | None = None, *, cleaned: bool = False) -> pd.DataFrame:
     """The all-out efforts of one runner's history (see the module doc).
 
     Args:
         history: one runner's history table (:data:`~sub3coach.plan.history.HISTORY_COLUMNS`).
         named: start times of runs named as races.
+        cleaned: ``history`` already went through :func:`~sub3coach.plan.history.drop_non_runs`.
 
     Returns:
         The effort rows with extra columns ``band``, ``vdot`` and ``reason`` (``named``,
         ``fastest`` or ``named+fastest``), sorted by start time.
     """
-    h = drop_non_runs(history) if len(history) else history.copy()
+    h = history.copy() if cleaned or not len(history) else drop_non_runs(history)
+    h = h.sort_values("start_time", kind="stable")
     h = h[h["distance_m"] >= MIN_EFFORT_DISTANCE_M].reset_index(drop=True)
     if h.empty:
         return h.assign(band=pd.Series([], dtype=object), vdot=pd.Series([], dtype=float), reason=pd.Series([], dtype=object))
-    h["vdot"] = [vdot(d, t) for d, t in zip(h["distance_m"], h["duration_s"])]
-    h["band"] = [band_of(d) for d in h["distance_m"]]
+    h["vdot"] = vdot_array(h["distance_m"].to_numpy(float), h["duration_s"].to_numpy(float))
+    h["band"] = pd.Series([band_of(d) for d in h["distance_m"]], dtype=object)
     top = float(np.quantile(h["vdot"], 1.0 - TOP_FRACTION))
     named = named or set()
-    win = timedelta(days=FASTEST_WINDOW_DAYS)
-    reasons: list[str | None] = []
-    for st, band, v in zip(h["start_time"], h["band"], h["vdot"]):
-        if band is None:
-            reasons.append(None)
-            continue
-        near = h[(h["band"] == band) & (h["start_time"] >= st - win) & (h["start_time"] <= st + win)]
-        fastest = v >= top and v >= float(near["vdot"].max())
-        why = [r for r, ok in (("named", st in named), ("fastest", fastest)) if ok]
-        reasons.append("+".join(why) or None)
+    t = h["start_time"].to_numpy(dtype="datetime64[ns]")
+    vd = h["vdot"].to_numpy(float)
+    win = np.timedelta64(int(FASTEST_WINDOW_DAYS * 86400), "s")
+    reasons: list[str | None] = [None] * len(h)
+    for name in BANDS:
+        idx = np.flatnonzero((h["band"] == name).to_numpy())
+        tb, vb = t[idx], vd[idx]
+        for k, i in enumerate(idx):
+            lo, hi = np.searchsorted(tb, tb[k] - win, "left"), np.searchsorted(tb, tb[k] + win, "right")
+            fastest = bool(vb[k] >= top and vb[k] >= vb[lo:hi].max())
+            why = [r for r, ok in (("named", h["start_time"].iloc[i] in named), ("fastest", fastest)) if ok]
+            reasons[i] = "+".join(why) or None
     h["reason"] = reasons
     return h[h["reason"].notna()].reset_index(drop=True)
 
 
-def predict_effort(history: pd.DataFrame, start_time: pd.Timestamp, distance_m: float) -> dict[str, Any] | None:
+def predict_effort(history: pd.DataFrame, start_time: pd.Timestamp, distance_m: float, *,
+                   named: set[pd.Timestamp] | None = None, cleaned: bool = False) -> dict[str, Any] | None:
     """Each method's predicted time (s, None when it has none) for a race of ``distance_m`` starting
     at ``start_time``, from the runs strictly before it; None when the 8 weeks before hold fewer
-    than :data:`MIN_PRIOR_RUNS` runs."""
+    than :data:`MIN_PRIOR_RUNS` runs. ``cleaned``: ``history`` already went through
+    :func:`~sub3coach.plan.history.drop_non_runs` (a causal rule: cleaning the whole history and
+    cutting it equals cutting it and cleaning). ``named``: start times of runs named as races.
+    The HR-pace correction factor comes from the efforts :func:`find_efforts` finds among the
+    runs before it (the same rule applied to those runs only: nothing from the effort or later)."""
     prior = history[history["start_time"] < start_time]
-    recent = prior[prior["start_time"] >= start_time - timedelta(days=LOOKBACK_DAYS)]
-    if len(recent) < MIN_PRIOR_RUNS:
+    clean = prior if cleaned else drop_non_runs(prior)
+    if (clean["start_time"] >= start_time - timedelta(days=LOOKBACK_DAYS)).sum() < MIN_PRIOR_RUNS:
         return None
     as_of = (start_time - pd.Timedelta(seconds=1)).to_pydatetime()
-    clean = drop_non_runs(prior)
     max_hr = max_hr_from_history(clean)
+    races = find_efforts(clean, named, cleaned=True)  # the efforts one could see before this one
     out: dict[str, Any] = {m: None for m in METHODS}
     out["max_hr_bpm"] = None if max_hr is None else max_hr.bpm
     try:
-        pred = predict_race(clean, distance_m, as_of=as_of, clean=False, max_hr=max_hr)
+        pred = predict_race(clean, distance_m, as_of=as_of, clean=False, max_hr=max_hr, races=races)
         out.update(riegel=pred.riegel_time_s, vdot=pred.vdot_time_s, hr_pace=pred.hr_time_s)
     except Sub3Error:  # no run >= 3 km in the 8 weeks: only the HR method might predict
-        out["hr_pace"] = predict_hr(clean, distance_m, max_hr, as_of=as_of)[0]
-    out["hr_pace_uncorrected"] = predict_hr(clean, distance_m, max_hr, as_of=as_of, correct=False)[0]
+        out["hr_pace"] = predict_hr(clean, distance_m, max_hr, as_of=as_of, races=races)[0]
+    out["hr_pace_uncorrected"] = predict_hr(clean, distance_m, max_hr, as_of=as_of)[0]
     return out
 
 
@@ -187,8 +208,9 @@ def evaluate_races(runners: Mapping[str, pd.DataFrame], named: Mapping[str, set[
     items = list(runners.items())
     track = _progress(items, "race efforts") if progress else items
     for uid, hist in track:
-        for e in find_efforts(hist, named.get(uid)).itertuples(index=False):
-            pred = predict_effort(hist, e.start_time, float(e.distance_m))
+        clean = drop_non_runs(hist) if len(hist) else hist
+        for e in find_efforts(clean, named.get(uid), cleaned=True).itertuples(index=False):
+            pred = predict_effort(clean, e.start_time, float(e.distance_m), named=named.get(uid), cleaned=True)
             if pred is None:
                 skipped += 1
                 continue
