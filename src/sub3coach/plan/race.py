@@ -1,4 +1,5 @@
-"""Race-time prediction from recent runs: Riegel's formula and Daniels' VDOT, with VDOT training paces.
+"""Race-time prediction from recent runs: Riegel's formula, Daniels' VDOT and the HR-pace relation
+(effective VO2max), with VDOT training paces.
 
 * Riegel (1981): ``T2 = T1 * (D2 / D1) ** 1.06``.
 * Daniels & Gilbert (1979), as published in *Daniels' Running Formula*: for a race of ``D``
@@ -16,8 +17,10 @@
 The performance used is the best recent effort: among runs of at least
 :data:`MIN_EFFORT_DISTANCE_M` in the last :data:`RECENT_DAYS` days, the one with the highest VDOT.
 
-* HR-pace ("effective VO2max", as Runalyze computes it; its ``LegacyEffectiveVO2max`` and
-  ``Shape`` classes): a run at ``v`` m/min with average HR at fraction ``h`` of max HR was run
+* HR-pace ("effective VO2max", as Runalyze computes it: ``inc/core/Calculation/JD/``
+  ``LegacyEffectiveVO2max.php``, ``LegacyEffectiveVO2maxCorrector.php`` and ``Shape.php`` of
+  github.com/Runalyze/Runalyze; the 30-day average and the correction "based on your best race
+  and its heart rate" are described in Runalyze's docs, ``calculations/vo2max.rst``): a run at ``v`` m/min with average HR at fraction ``h`` of max HR was run
   at the fraction ``p = exp((h - 1.00466) / 0.68725)`` of the velocity at VO2max (Runalyze's
   regression on Daniels' tables; inverse ``h = 0.68725 ln p + 1.00466``), so the velocity at
   VO2max is ``v / p`` and the run's effective VO2max is Daniels' oxygen cost at ``v / p``. The
