@@ -478,10 +478,12 @@ def _write_atomic(out: Path, data: bytes) -> None:
 
 
 def _mount_subapps() -> None:
-    """Attach the ``hr`` and ``plan`` command groups (their modules import torch lazily)."""
+    """Attach the ``hr`` and ``plan`` command groups (their modules import torch lazily) and ``load``."""
     from sub3coach.hr.cli import hr_app
+    from sub3coach.load_cli import load_cmd
     from sub3coach.plan.cli import plan_app
 
+    app.command("load")(load_cmd)
     app.add_typer(hr_app, name="hr", help="Heart-rate model: predict, train, evaluate.")
     app.add_typer(plan_app, name="plan", help="Next workout, week plan, race prediction.")
 
