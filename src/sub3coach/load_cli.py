@@ -9,12 +9,7 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.table import Table
 
-from sub3coach.cli_common import AthleteOpt, JsonOpt, LibraryOpt, console, err_console, print_json
-
-
-def warn(message: str) -> None:
-    """One ``sub3: warning:`` line on stderr."""
-    err_console.print(f"sub3: warning: {' '.join(message.split())}", markup=False, highlight=False, soft_wrap=True)
+from sub3coach.cli_common import AthleteOpt, JsonOpt, LibraryOpt, console, err_console, print_json, warn
 
 
 def _day(value: str | None, flag: str) -> date | None:

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from sub3coach.errors import Sub3Error
+from sub3coach.load import HR_ZONES
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +35,8 @@ _FALLBACK_FILES = ("/usr/share/fonts/truetype/droid/DroidSansFallback*.ttf", "/u
                    "/usr/share/fonts/truetype/wqy/wqy-*.tt[fc]")
 #: Samples further apart than this (s) are not joined by a line (a pause or a dropout).
 GAP_S = 30.0
-#: HR zones as fractions of max HR: (label, low, high).
-ZONES = (("Z1", 0.5, 0.6), ("Z2", 0.6, 0.7), ("Z3", 0.7, 0.8), ("Z4", 0.8, 0.9), ("Z5", 0.9, 1.0))
+#: HR zones as fractions of max HR: (label, low, high) (the project's one definition, in sub3coach.load).
+ZONES = HR_ZONES
 _ZONE_SHADES = ("#f2f2f2", "#e3f2e3", "#fff5d6", "#ffe3cc", "#ffd0d0")
 BAND_COLOR = "#f4a3a3"
 

@@ -15,7 +15,7 @@ import typer
 from rich.table import Table
 
 from sub3coach.units import format_duration
-from sub3coach.cli_common import JsonOpt, console, err_console, fail as _fail, print_json as _print_json, typer_app
+from sub3coach.cli_common import JsonOpt, console, err_console, fail as _fail, print_json as _print_json, typer_app, warn as _warn
 from sub3coach.errors import Sub3Error
 
 hr_app = typer_app("hr", "Heart-rate model: predict HR from speed and altitude; train and evaluate models.")
@@ -309,6 +309,10 @@ def predict_cmd(
         if plot is not None and stream:
             raise _fail("--plot draws one workout; INPUT holds several (use --out)", 2)
         zones_max = (ctx.zones_max_hr if ctx else None) or max_hr
+        if zones_max is None:
+            from sub3coach.load import default_zones
+
+            _warn(default_zones().warning)
         n, n_rows, summaries, first = _predict_stream(_run_predictions(lm, workouts, ctx, observed_minutes, max_hr), out, zones_max)
         if n == 0:
             raise Sub3Error("nothing to predict: no workout with speed, distance or GPS", label)
@@ -418,12 +422,13 @@ def _predict_stream(pairs: Any, out: Path | None, zones_max: float | None) -> tu
 
 def _plot_prediction(pair: Any, plot: Path, label: str, zones_max_hr: float | None, *, with_altitude: bool) -> None:
     from sub3coach import viz
+    from sub3coach.athletes import DEFAULT_MAX_HR_BPM
 
     w, pr = pair
     title = f"Predicted heart rate ({pr.mode}) - {Path(label).name}"
     try:
         viz.plot_hr(w.time_s, pr.hr_pred, plot, hr_true=w.hr_bpm if w.has("hr_bpm") else None, speed_mps=_speed_for_plot(w),
-                    title=title, zones_max_hr=zones_max_hr or 190.0, altitude_m=w.altitude_m if with_altitude else None,
+                    title=title, zones_max_hr=zones_max_hr or DEFAULT_MAX_HR_BPM, altitude_m=w.altitude_m if with_altitude else None,
                     hr_lo=pr.hr_lo, hr_hi=pr.hr_hi, observed_until_s=pr.observed_until_s, zones_assumed=not zones_max_hr)
     except OSError as exc:
         raise Sub3Error(f"cannot write the plot ({exc.strerror or exc})", str(plot)) from exc
