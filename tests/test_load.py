@@ -294,3 +294,51 @@ def test_load_over_a_real_history(tmp_path: Path) -> None:
     assert gaps == {1} and rep.days[-1].day == rep.runs[-1].day  # an old log ends at its last run
     assert max(d.ctl for d in rep.days) > 5
     json.dumps(rep.to_json(), allow_nan=False)
+
+
+# ----- zones in the other commands; the cached profile ---------------------------------------
+def test_show_and_hr_predict_use_the_run_athletes_zones(tmp_path: Path) -> None:
+    from sub3coach.cli import app
+
+    lib = str(_two_athletes(tmp_path))
+    with Library(lib, read_only=True) as l:
+        rows = l.runs(athlete="ann")
+    with_hr, no_hr = rows[0]["id"], rows[1]["id"]
+    r = runner.invoke(app, ["show", with_hr, "--library", lib, "--plot", str(tmp_path / "a.png")])
+    assert r.exit_code == 0, r.output
+    assert "warning" not in r.stderr  # ann's max HR is estimated from her run with HR
+    r = runner.invoke(app, ["hr", "predict", no_hr, "--library", lib, "--json"])  # two athletes: the run's own is used
+    assert r.exit_code == 0, r.output
+    est = L.athlete_zones(Library(lib, read_only=True), "ann").max_hr_bpm
+    summary = json.loads(r.stdout)["workouts"][0]
+    assert summary["max_hr_bpm_for_zones"] == pytest.approx(est) and not summary["max_hr_assumed"]
+    assert "warning" not in r.stderr
+    # nothing known about the runner: 190 BPM, said in one warning line
+    alone = tmp_path / "alone.duckdb"
+    with Library(alone) as l:
+        l.add_workout(synthetic_run(duration_s=1200, seed=5, hr=False, start=START))
+        rid = l.runs()[0]["id"]
+    r = runner.invoke(app, ["show", rid, "--library", str(alone), "--plot", str(tmp_path / "b.png")])
+    assert r.exit_code == 0, r.output
+    assert r.stderr.startswith("sub3: warning: max HR unknown: zones assume 190 BPM") and r.stderr.count("\n") == 1
+
+
+def test_profile_is_cached_and_refreshed_by_new_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sub3coach import athletes as A
+
+    path = _library(tmp_path)
+    with Library(path, read_only=True) as lib:
+        first = A.profile(lib, "ann")
+    calls = []
+    real = A.build_profile
+    monkeypatch.setattr(A, "build_profile", lambda *a, **k: calls.append(1) or real(*a, **k))
+    with Library(path, read_only=True) as lib:
+        assert A.profile(lib, "ann").to_dict() == first.to_dict() and calls == []
+    with Library(path) as lib:
+        lib.add_workout(synthetic_run(duration_s=1800, seed=9, start=START + timedelta(days=9)))
+    with Library(path, read_only=True) as lib:
+        assert A.profile(lib, "ann").runs["runs"] == first.runs["runs"] + 1 and calls == [1]
+    with Library(path) as lib:
+        lib.set_athlete("ann", max_hr_bpm=201)
+    with Library(path, read_only=True) as lib:
+        assert A.profile(lib, "ann").max_hr_bpm == ProfileValue(201.0, "stated", "stated by the athlete")

@@ -395,7 +395,7 @@ class _Predictor:
 
     def __init__(self, lib: Any, athlete: str, stated: dict[str, float | None], model: str | os.PathLike | None,
                  hr_run_ids: Sequence[str]) -> None:
-        from sub3coach.hr.artifact import default_model_path
+        from sub3coach.hr.artifact_meta import default_model_path
 
         self.lib, self.athlete, self.stated, self.model = lib, athlete, stated, model
         p = Path(model) if model is not None else default_model_path()

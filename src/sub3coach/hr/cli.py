@@ -304,15 +304,13 @@ def predict_cmd(
         lm = load_model(model)
         workouts, label, stream = _predict_inputs(input_, course, pace, pace_plan, library)
         before = float(workouts[0].time_s[0]) if course is None and not stream and len(workouts[0]) else None
+        if athlete is None and course is None and not stream:  # a library run: its own athlete's model and zones
+            athlete = (workouts[0].metadata or {}).get("athlete") or None
         ctx = resolve_personal(lm, library, athlete, cold=cold or stream, max_hr=max_hr, resting_hr=resting_hr,
                                model_given=model is not None, before_s=before) if not (stream and model is None) else None
         if plot is not None and stream:
             raise _fail("--plot draws one workout; INPUT holds several (use --out)", 2)
         zones_max = (ctx.zones_max_hr if ctx else None) or max_hr
-        if zones_max is None:
-            from sub3coach.load import default_zones
-
-            _warn(default_zones().warning)
         n, n_rows, summaries, first = _predict_stream(_run_predictions(lm, workouts, ctx, observed_minutes, max_hr), out, zones_max)
         if n == 0:
             raise Sub3Error("nothing to predict: no workout with speed, distance or GPS", label)
@@ -320,6 +318,10 @@ def predict_cmd(
             _plot_prediction(first, plot, label, zones_max, with_altitude=course is not None)
     except Sub3Error as exc:
         raise _fail(exc) from None
+    if zones_max is None:
+        from sub3coach.load import default_zones
+
+        _warn(default_zones().warning)
     note = ctx.note if ctx else "cold start (batch)"
     if observed_minutes is not None:
         note += f"; in-run forecast from the measured HR of the first {observed_minutes:g} min"
