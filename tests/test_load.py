@@ -342,3 +342,11 @@ def test_profile_is_cached_and_refreshed_by_new_runs(tmp_path: Path, monkeypatch
         lib.set_athlete("ann", max_hr_bpm=201)
     with Library(path, read_only=True) as lib:
         assert A.profile(lib, "ann").max_hr_bpm == ProfileValue(201.0, "stated", "stated by the athlete")
+
+
+def test_since_after_the_end_is_one_clear_error(tmp_path: Path) -> None:
+    path = _library(tmp_path)
+    with Library(path, read_only=True) as lib, pytest.raises(Sub3Error, match="no days to report"):
+        L.load_report(lib, since=date(2025, 4, 1), until=date(2025, 3, 20))
+    with Library(path, read_only=True) as lib, pytest.raises(Sub3Error, match="before ann's first run"):
+        L.load_report(lib, until=date(2020, 1, 1))

@@ -677,6 +677,8 @@ def load_report(lib: Any, athlete: str | None = None, *, since: date | None = No
             notes.append(f"the last run is from {last.isoformat()}: the report ends there (--until to extend)")
     if until < first:
         raise Sub3Error(f"--until {until.isoformat()} is before {name}'s first run ({first.isoformat()})")
+    if since is not None and since > until:
+        raise Sub3Error(f"no days to report: since {since.isoformat()} is after the report's end ({until.isoformat()})")
     days = daily_rows([r for r in runs if r.day <= until], first, until)
     if since is not None:
         days = [d for d in days if d.day >= since]

@@ -286,7 +286,8 @@ def predict_cmd(
     """Predict heart rate with its 80 % band, one value per input sample, plus time in zones.
 
     Uses your personal model when your library has runs of yours with HR (see --athlete,
-    --cold). Zones are % of your max HR: Z1 50-60, Z2 60-70, Z3 70-80, Z4 80-90, Z5 90+.
+    --cold). Zones are % of your max HR (--max-hr, else your athlete profile's stated or
+    estimated one; 190 BPM only when nothing is known): Z1 50-60, Z2 60-70, Z3 70-80, Z4 80-90, Z5 90+.
 
     \b
     Examples:
