@@ -255,6 +255,15 @@ def test_cli_load_json_plot_and_athlete_errors(tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     assert "by week" in r.stdout and "2025-03-03" in r.stdout and "TSB" in r.stdout
     assert "max HR unknown" in r.stderr  # bo states nothing and has no HR samples
+    assert "HR zones (% of max HR" in r.stdout and "max HR 190, default" in r.stdout
+    r = runner.invoke(app, ["athletes", "show", "ann", "--library", lib, "--json"])
+    assert r.exit_code == 0, r.output
+    z = json.loads(r.stdout)["zones"]
+    assert z["max_hr_bpm"]["source"] == "estimated" and len(z["hr"]) == 5 and z["hr"][3]["low"] == round(0.8 * z["max_hr_bpm"]["value"], 1)
+    r = runner.invoke(app, ["athletes", "show", "bo", "--library", lib])
+    assert "pace zones (Friel" in r.stdout  # bo: from the VDOT of a 5 km history row
+    r = runner.invoke(app, ["athletes", "show", "bo", "--library", lib, "--json"])
+    assert json.loads(r.stdout)["zones"]["threshold_pace_s_per_km"]["method"].startswith("Daniels' T pace of VDOT")
     r = runner.invoke(app, ["load", "--library", lib])
     assert r.exit_code != 0 and isinstance(r.exception, Sub3Error) and "name one with --athlete" in str(r.exception)
     r = runner.invoke(app, ["load", "--athlete", "zed", "--library", lib])

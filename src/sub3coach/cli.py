@@ -260,13 +260,10 @@ def _pick_run(lib: Any, run_id: str, athlete: str | None) -> tuple[dict[str, Any
 
 def _zones(lib: Any, row: dict[str, Any]) -> Any:
     """A plot's zones (:class:`sub3coach.load.Zones`): the run's athlete's (from their stated or
-    estimated max HR; the default, with a warning, when nothing is known)."""
+    estimated max HR; the default when nothing is known, which the caller must say)."""
     from sub3coach.load import athlete_zones, default_zones
 
-    zones = athlete_zones(lib, row["athlete"]) if row.get("athlete") else default_zones()
-    if zones.warning:
-        warn(zones.warning)
-    return zones
+    return athlete_zones(lib, row["athlete"]) if row.get("athlete") else default_zones()
 
 
 @app.command("show")
@@ -295,6 +292,8 @@ def show_cmd(
         assert zones is not None
         plot_workout(workout, plot, zones_max_hr=zones.max_hr_bpm, zones_assumed=zones.assumed,
                      zones_note=None if zones.assumed else zones.max_hr.source)
+        if zones.warning:
+            warn(zones.warning)
     if as_json:
         typer.echo(json.dumps(row, indent=2, default=str))
         return
@@ -385,11 +384,14 @@ def athletes_show_cmd(
     Example: sub3 athletes show me
     """
     from sub3coach.athletes import profile
+    from sub3coach.load import athlete_zones
+    from sub3coach.load_cli import zones_lines
 
     with open_library(library, read_only=True) as lib:
         prof = profile(lib, _athlete_name(name))
+        zones = athlete_zones(lib, prof.name)
     if as_json:
-        print_json(prof.to_dict())
+        print_json({**prof.to_dict(), "zones": zones.to_json()})
         return
     t = Table(title=f"{prof.name}: {prof.runs.get('runs', 0)} runs ({prof.runs.get('runs_with_hr', 0)} with HR)")
     for c in ("", "value", "source", "how"):
@@ -400,6 +402,8 @@ def athletes_show_cmd(
         value = "-" if pv.value is None else (format_pace(float(pv.value)) if fmt is None else fmt.format(pv.value))
         t.add_row(label, value, pv.source, pv.method)
     console.print(t)
+    for line in zones_lines(zones):
+        console.print(line, highlight=False, soft_wrap=True)
 
 
 def _pace_option(value: str) -> float:

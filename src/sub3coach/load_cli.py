@@ -79,6 +79,29 @@ def load_cmd(
         console.print(f"plot written to {plot}", highlight=False, soft_wrap=True)
 
 
+def zones_lines(zones: Any) -> list[str]:
+    """Two lines for people: the HR zones in BPM and the pace zones in min/km, with their basis."""
+    from sub3coach.units import format_pace
+
+    mx = zones.max_hr
+    hr = ", ".join(f"{z.name} {z.low:.0f}" + (f"-{z.high:.0f}" if z.high is not None else "+") for z in zones.hr)
+    out = [f"HR zones ({zones.hr_model}; max HR {zones.max_hr_bpm:.0f}, {mx.source}): {hr} bpm"]
+    if zones.pace is None:
+        out.append(f"pace zones: none (no threshold pace: {zones.threshold_pace.method})")
+        return out
+
+    def pace(z: Any) -> str:
+        if z.low is None:
+            return f"{z.name} slower than {format_pace(z.high).removesuffix('/km')}"
+        if z.high is None:
+            return f"{z.name} faster than {format_pace(z.low).removesuffix('/km')}"
+        return f"{z.name} {format_pace(z.low).removesuffix('/km')}-{format_pace(z.high).removesuffix('/km')}"
+    tp = zones.threshold_pace
+    out.append(f"pace zones ({zones.pace_model}; threshold {format_pace(float(tp.value))}, {tp.source}): "
+               + ", ".join(pace(z) for z in zones.pace) + " /km")
+    return out
+
+
 def _print_report(report: Any, n_weeks: int) -> None:
     p = report.profile
     console.print(f"{report.athlete}: max HR {p.max_bpm:.0f} ({p.max_hr.source}), resting HR {p.rest_bpm:.0f} "
@@ -99,5 +122,7 @@ def _print_report(report: Any, n_weeks: int) -> None:
     console.print(t)
     if report.days:
         last = report.days[-1]
+        for line in zones_lines(report.zones):
+            console.print(line, highlight=False, soft_wrap=True)
         console.print(f"form on {last.day.isoformat()}: TSB {last.tsb:+.1f} (fitness - fatigue at the end of the day before; "
                       f"positive: fresh); fitness now {last.ctl:.1f}, fatigue {last.atl:.1f}", highlight=False)
