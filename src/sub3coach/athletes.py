@@ -19,12 +19,18 @@ Estimates (pure functions on :class:`~sub3coach.workout.Workout` lists, no I/O):
   the last 20 minutes). Only efforts at ≥ 85 % of max HR count (an easy long run is no threshold
   effort); without HR the fastest effort gives the pace alone, marked as a lower bound.
 * **resting HR** — only stated (a run never shows it); else 60 BPM, a typical adult value.
+
+:func:`profile` keeps its result in a small cache file (:mod:`sub3coach.cache`) keyed by the
+library, the athlete, the ids of their runs, what they stated and the year: estimating reads
+every recorded run, so a 1000-run library costs seconds once, milliseconds afterwards.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any, Iterable, Literal
 
 import numpy as np
@@ -62,6 +68,11 @@ class ProfileValue:
         """``{"value", "source", "method"}``."""
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ProfileValue":
+        """Inverse of :meth:`to_dict`."""
+        return cls(d.get("value"), d["source"], str(d.get("method", "")))
+
 
 @dataclass
 class AthleteProfile:
@@ -79,9 +90,20 @@ class AthleteProfile:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict: ``name``, ``runs`` and each value as ``{"value", "source", "method"}``."""
         out: dict[str, Any] = {"name": self.name, "runs": self.runs}
-        for k in ("max_hr_bpm", "resting_hr_bpm", "threshold_hr_bpm", "threshold_pace_s_per_km", "birth_year", "gender"):
+        for k in _VALUE_KEYS:
             out[k] = getattr(self, k).to_dict()
         return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "AthleteProfile":
+        """Inverse of :meth:`to_dict`."""
+        values = {k: ProfileValue.from_dict(d[k]) for k in _VALUE_KEYS}
+        return cls(name=str(d["name"]), runs=dict(d.get("runs") or {}), **values)
+
+
+_VALUE_KEYS = ("max_hr_bpm", "resting_hr_bpm", "threshold_hr_bpm", "threshold_pace_s_per_km", "birth_year", "gender")
+#: Version of the cached profiles (bump when an estimate changes).
+PROFILE_CACHE_VERSION = 1
 
 
 # ----- estimates (pure) --------------------------------------------------------------------
@@ -203,12 +225,13 @@ def _max_hr_value(stated: dict[str, Any], workouts: list[Workout], year: int) ->
 
 
 def max_hr(lib: Any, name: str | None) -> ProfileValue:
-    """Only the max HR of an athlete's profile (cheaper than :func:`profile`: no effort search)."""
+    """Only the max HR of an athlete's profile (a stated one without reading any run; else
+    from the cached :func:`profile`)."""
     name = lib.resolve_athlete(name)
     stated = lib.athlete_stated(name)
     if stated.get("max_hr_bpm") is not None:
         return _max_hr_value(stated, [], datetime.now(timezone.utc).year)
-    return _max_hr_value(stated, list(lib.iter_workouts(sport="run", athlete=name)), datetime.now(timezone.utc).year)
+    return profile(lib, name).max_hr_bpm
 
 
 def build_profile(name: str, stated: dict[str, Any], workouts: list[Workout], *, runs: dict[str, Any] | None = None,
@@ -242,16 +265,31 @@ def build_profile(name: str, stated: dict[str, Any], workouts: list[Workout], *,
                           threshold_pace_s_per_km=thr_pace, birth_year=birth_pv, gender=gender, runs=runs or {})
 
 
-def profile(lib: Any, name: str | None) -> AthleteProfile:
+def profile(lib: Any, name: str | None, *, cache: bool = True) -> AthleteProfile:
     """The profile of athlete ``name`` (``None``: the library's only athlete) of a
-    :class:`~sub3coach.library.Library`.
+    :class:`~sub3coach.library.Library` (cached: see the module doc; ``cache=False`` recomputes).
 
     Raises:
         Sub3Error: unknown athlete, or several athletes and none named.
     """
+    from sub3coach import cache as C
+
     name = lib.resolve_athlete(name)
     stated = lib.athlete_stated(name)
+    year = datetime.now(timezone.utc).year
+    rows = lib.runs(sport="run", athlete=name)
+    said = {k: v for k, v in stated.items() if k != "updated_at"}
+    path = C.cache_file("profiles", str(Path(lib.path).resolve()), name, said, year,
+                        hashlib.sha256("|".join(f"{r['id']}{r['summary_only']:d}" for r in rows).encode()).hexdigest())
+    if cache and (hit := C.read_json(path, PROFILE_CACHE_VERSION)) is not None:
+        try:
+            return AthleteProfile.from_dict(hit)
+        except (KeyError, TypeError):
+            log.debug("stale profile cache %s", path)
     workouts = list(lib.iter_workouts(sport="run", athlete=name))
     runs = next((a for a in lib.athletes() if a["name"] == name), {})
     runs = {k: v for k, v in runs.items() if k != "name"}
-    return build_profile(name, stated, workouts, runs=runs)
+    prof = build_profile(name, stated, workouts, runs=runs, year=year)
+    if cache:
+        C.write_json(path, PROFILE_CACHE_VERSION, prof.to_dict())
+    return prof

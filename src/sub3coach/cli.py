@@ -17,7 +17,7 @@ import typer
 from typer.exceptions import TyperException
 from rich.table import Table
 
-from sub3coach.cli_common import AthleteOpt, JsonOpt, LibraryOpt, console, err_console, fail, print_json, setup_messages, typer_app
+from sub3coach.cli_common import AthleteOpt, JsonOpt, LibraryOpt, console, err_console, fail, print_json, setup_messages, typer_app, warn
 from sub3coach.errors import Sub3Error
 from sub3coach.units import format_duration, format_pace, parse_pace
 
@@ -258,13 +258,12 @@ def _pick_run(lib: Any, run_id: str, athlete: str | None) -> tuple[dict[str, Any
     return row, f"latest recorded run of {name}: {row['start_time'][:16].replace('T', ' ')} UTC"
 
 
-def _zones_max_hr(lib: Any, row: dict[str, Any]) -> Any:
-    """The max HR for a plot's zones: the run's athlete's (stated, estimated, else the default)."""
-    from sub3coach.athletes import DEFAULT_MAX_HR_BPM, ProfileValue, max_hr
+def _zones(lib: Any, row: dict[str, Any]) -> Any:
+    """A plot's zones (:class:`sub3coach.load.Zones`): the run's athlete's (from their stated or
+    estimated max HR; the default when nothing is known, which the caller must say)."""
+    from sub3coach.load import athlete_zones, default_zones
 
-    if not row.get("athlete"):
-        return ProfileValue(DEFAULT_MAX_HR_BPM, "default", "no athlete")
-    return max_hr(lib, row["athlete"])
+    return athlete_zones(lib, row["athlete"]) if row.get("athlete") else default_zones()
 
 
 @app.command("show")
@@ -283,7 +282,7 @@ def show_cmd(
     with open_library(library, read_only=True) as lib:
         row, note = _pick_run(lib, run_id, athlete)
         workout = None if row["summary_only"] else lib.get_workout(row["id"])
-        zones = _zones_max_hr(lib, row) if plot is not None and workout is not None else None
+        zones = _zones(lib, row) if plot is not None and workout is not None else None
     if plot is not None:
         if workout is None:
             raise Sub3Error(f"run {row['id'][:8]} ({row['start_time'][:10]}) is summary-only, from a training-history file: "
@@ -291,8 +290,10 @@ def show_cmd(
         from sub3coach.viz import plot_workout
 
         assert zones is not None
-        plot_workout(workout, plot, zones_max_hr=float(zones.value), zones_assumed=zones.source == "default",  # type: ignore[arg-type]
-                     zones_note=None if zones.source == "default" else zones.source)
+        plot_workout(workout, plot, zones_max_hr=zones.max_hr_bpm, zones_assumed=zones.assumed,
+                     zones_note=None if zones.assumed else zones.max_hr.source)
+        if zones.warning:
+            warn(zones.warning)
     if as_json:
         typer.echo(json.dumps(row, indent=2, default=str))
         return
@@ -383,11 +384,14 @@ def athletes_show_cmd(
     Example: sub3 athletes show me
     """
     from sub3coach.athletes import profile
+    from sub3coach.load import athlete_zones
+    from sub3coach.load_cli import zones_lines
 
     with open_library(library, read_only=True) as lib:
         prof = profile(lib, _athlete_name(name))
+        zones = athlete_zones(lib, prof.name)
     if as_json:
-        print_json(prof.to_dict())
+        print_json({**prof.to_dict(), "zones": zones.to_json()})
         return
     t = Table(title=f"{prof.name}: {prof.runs.get('runs', 0)} runs ({prof.runs.get('runs_with_hr', 0)} with HR)")
     for c in ("", "value", "source", "how"):
@@ -398,6 +402,8 @@ def athletes_show_cmd(
         value = "-" if pv.value is None else (format_pace(float(pv.value)) if fmt is None else fmt.format(pv.value))
         t.add_row(label, value, pv.source, pv.method)
     console.print(t)
+    for line in zones_lines(zones):
+        console.print(line, highlight=False, soft_wrap=True)
 
 
 def _pace_option(value: str) -> float:
@@ -478,10 +484,12 @@ def _write_atomic(out: Path, data: bytes) -> None:
 
 
 def _mount_subapps() -> None:
-    """Attach the ``hr`` and ``plan`` command groups (their modules import torch lazily)."""
+    """Attach the ``hr`` and ``plan`` command groups (their modules import torch lazily) and ``load``."""
     from sub3coach.hr.cli import hr_app
+    from sub3coach.load_cli import load_cmd
     from sub3coach.plan.cli import plan_app
 
+    app.command("load")(load_cmd)
     app.add_typer(hr_app, name="hr", help="Heart-rate model: predict, train, evaluate.")
     app.add_typer(plan_app, name="plan", help="Next workout, week plan, race prediction.")
 

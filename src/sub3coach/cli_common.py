@@ -27,6 +27,11 @@ AthleteOpt = Annotated[
 ]
 
 
+def warn(message: object) -> None:
+    """Print one warning line (``sub3: warning: ...``) on stderr."""
+    err_console.print(f"sub3: warning: {' '.join(str(message).split())}", markup=False, highlight=False, soft_wrap=True)
+
+
 def typer_app(name: str, help: str) -> typer.Typer:
     """A Typer app with the project's settings (no completion, plain help, no pretty tracebacks)."""
     return typer.Typer(name=name, help=help, no_args_is_help=True, add_completion=False,

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from sub3coach.errors import Sub3Error
+from sub3coach.load import HR_ZONES
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +35,8 @@ _FALLBACK_FILES = ("/usr/share/fonts/truetype/droid/DroidSansFallback*.ttf", "/u
                    "/usr/share/fonts/truetype/wqy/wqy-*.tt[fc]")
 #: Samples further apart than this (s) are not joined by a line (a pause or a dropout).
 GAP_S = 30.0
-#: HR zones as fractions of max HR: (label, low, high).
-ZONES = (("Z1", 0.5, 0.6), ("Z2", 0.6, 0.7), ("Z3", 0.7, 0.8), ("Z4", 0.8, 0.9), ("Z5", 0.9, 1.0))
+#: HR zones as fractions of max HR: (label, low, high) (the project's one definition, in sub3coach.load).
+ZONES = HR_ZONES
 _ZONE_SHADES = ("#f2f2f2", "#e3f2e3", "#fff5d6", "#ffe3cc", "#ffd0d0")
 BAND_COLOR = "#f4a3a3"
 
@@ -420,4 +421,42 @@ def plot_workout(workout: Any, path: str | os.PathLike, *, hr_pred_bpm: np.ndarr
         ax.grid(alpha=0.3)
     title = workout.name or (Path(str(workout.source)).name if workout.source else "workout")
     fig.suptitle(f"{title} ({workout.start_time:%Y-%m-%d %H:%M} UTC)")
+    return _save(fig, path)
+
+
+def plot_load(days: Sequence[Any], path: str | os.PathLike, *, title: str = "Fitness, fatigue and form") -> Path:
+    """The fitness/fatigue/form chart: daily TRIMP bars, CTL (fitness) and ATL (fatigue) lines
+    on top; TSB (form) below as an area, green when fresh, red when loaded.
+
+    Args:
+        days: :class:`sub3coach.load.DayLoad` rows (consecutive days).
+        path: output image (PNG, SVG or PDF by extension).
+
+    Raises:
+        Sub3Error: the file cannot be written.
+    """
+    import matplotlib.dates as mdates
+
+    plt = _plt()
+    x = np.array([np.datetime64(d.day.isoformat()) for d in days])
+    load = np.array([d.load for d in days], dtype=float)
+    ctl = np.array([d.ctl for d in days], dtype=float)
+    atl = np.array([d.atl for d in days], dtype=float)
+    tsb = np.array([d.tsb for d in days], dtype=float)
+    fig, (ax, ax_f) = plt.subplots(2, 1, figsize=(11, 6.5), dpi=110, sharex=True, gridspec_kw={"height_ratios": [2.2, 1]})
+    ax.bar(x, load, width=0.8, color="#bbbbbb", label="daily load (TRIMP)", zorder=1)
+    ax.plot(x, ctl, color="#1f77b4", lw=2.0, label="fitness (CTL, 42 d)", zorder=3)
+    ax.plot(x, atl, color="#d62728", lw=1.2, label="fatigue (ATL, 7 d)", zorder=2)
+    ax.set_ylabel("TRIMP / day")
+    ax.legend(loc="upper left", fontsize=8)
+    ax.set_title(title)
+    ax_f.fill_between(x, 0, tsb, where=tsb >= 0, color="#2ca02c", alpha=0.5, lw=0, step="mid", label="fresh")
+    ax_f.fill_between(x, 0, tsb, where=tsb < 0, color="#d62728", alpha=0.4, lw=0, step="mid", label="loaded")
+    ax_f.axhline(0, color="#555555", lw=0.8)
+    ax_f.set_ylabel("form (TSB)")
+    ax_f.legend(loc="lower left", fontsize=8)
+    for a in (ax, ax_f):
+        a.grid(alpha=0.3)
+    ax_f.xaxis.set_major_locator(mdates.AutoDateLocator())
+    ax_f.xaxis.set_major_formatter(mdates.ConciseDateFormatter(ax_f.xaxis.get_major_locator()))
     return _save(fig, path)

@@ -15,7 +15,7 @@ import typer
 from rich.table import Table
 
 from sub3coach.units import format_duration
-from sub3coach.cli_common import JsonOpt, console, err_console, fail as _fail, print_json as _print_json, typer_app
+from sub3coach.cli_common import JsonOpt, console, err_console, fail as _fail, print_json as _print_json, typer_app, warn as _warn
 from sub3coach.errors import Sub3Error
 
 hr_app = typer_app("hr", "Heart-rate model: predict HR from speed and altitude; train and evaluate models.")
@@ -286,7 +286,8 @@ def predict_cmd(
     """Predict heart rate with its 80 % band, one value per input sample, plus time in zones.
 
     Uses your personal model when your library has runs of yours with HR (see --athlete,
-    --cold). Zones are % of your max HR: Z1 50-60, Z2 60-70, Z3 70-80, Z4 80-90, Z5 90+.
+    --cold). Zones are % of your max HR (--max-hr, else your athlete profile's stated or
+    estimated one; 190 BPM only when nothing is known): Z1 50-60, Z2 60-70, Z3 70-80, Z4 80-90, Z5 90+.
 
     \b
     Examples:
@@ -304,6 +305,8 @@ def predict_cmd(
         lm = load_model(model)
         workouts, label, stream = _predict_inputs(input_, course, pace, pace_plan, library)
         before = float(workouts[0].time_s[0]) if course is None and not stream and len(workouts[0]) else None
+        if athlete is None and course is None and not stream:  # a library run: its own athlete's model and zones
+            athlete = (workouts[0].metadata or {}).get("athlete") or None
         ctx = resolve_personal(lm, library, athlete, cold=cold or stream, max_hr=max_hr, resting_hr=resting_hr,
                                model_given=model is not None, before_s=before) if not (stream and model is None) else None
         if plot is not None and stream:
@@ -316,6 +319,10 @@ def predict_cmd(
             _plot_prediction(first, plot, label, zones_max, with_altitude=course is not None)
     except Sub3Error as exc:
         raise _fail(exc) from None
+    if zones_max is None:
+        from sub3coach.load import default_zones
+
+        _warn(default_zones().warning)
     note = ctx.note if ctx else "cold start (batch)"
     if observed_minutes is not None:
         note += f"; in-run forecast from the measured HR of the first {observed_minutes:g} min"
@@ -418,12 +425,13 @@ def _predict_stream(pairs: Any, out: Path | None, zones_max: float | None) -> tu
 
 def _plot_prediction(pair: Any, plot: Path, label: str, zones_max_hr: float | None, *, with_altitude: bool) -> None:
     from sub3coach import viz
+    from sub3coach.athletes import DEFAULT_MAX_HR_BPM
 
     w, pr = pair
     title = f"Predicted heart rate ({pr.mode}) - {Path(label).name}"
     try:
         viz.plot_hr(w.time_s, pr.hr_pred, plot, hr_true=w.hr_bpm if w.has("hr_bpm") else None, speed_mps=_speed_for_plot(w),
-                    title=title, zones_max_hr=zones_max_hr or 190.0, altitude_m=w.altitude_m if with_altitude else None,
+                    title=title, zones_max_hr=zones_max_hr or DEFAULT_MAX_HR_BPM, altitude_m=w.altitude_m if with_altitude else None,
                     hr_lo=pr.hr_lo, hr_hi=pr.hr_hi, observed_until_s=pr.observed_until_s, zones_assumed=not zones_max_hr)
     except OSError as exc:
         raise Sub3Error(f"cannot write the plot ({exc.strerror or exc})", str(plot)) from exc

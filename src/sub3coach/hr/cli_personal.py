@@ -79,12 +79,20 @@ def resolve_personal(lm: Any, library: Path | None, athlete: str | None, *, cold
         stated = {k: (v if v is not None else prof.get(k)) for k, v in stated.items()}
         with err_console.status(f"personal model of {name}: reading runs with HR not seen before"):
             pers = library_personal(lm, lib, name, stated=stated, before_s=before_s)
+        zones = max_hr if max_hr is not None else _profile_max_hr(lib, name)
     finally:
         lib.close()
-    zones = stated.get("max_hr_bpm")
     if pers.n_runs == 0:
         return PersonalContext(None, stated, name, f"{name}: no run with HR yet; " + _cold_note(stated), zones)
     return PersonalContext(pers, stated, name, f"personal model of {name} ({pers.n_runs} runs with HR)", zones)
+
+
+def _profile_max_hr(lib: Any, athlete: str) -> float | None:
+    """The max HR for zones from the athlete's profile (stated or estimated; None: unknown)."""
+    from sub3coach.load import athlete_zones
+
+    zones = athlete_zones(lib, athlete)
+    return None if zones.assumed else zones.max_hr_bpm
 
 
 def _cold_note(stated: dict[str, float | None]) -> str:

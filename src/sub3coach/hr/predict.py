@@ -27,6 +27,7 @@ from sub3coach.units import parse_pace  # noqa: F401  (re-exported)
 from sub3coach.errors import MissingChannel, Sub3Error
 from sub3coach.features import Normaliser, Prepared, prepare
 from sub3coach.hr.artifact import LoadedModel
+from sub3coach.load import HR_ZONES
 from sub3coach.workout import Workout
 
 if TYPE_CHECKING:
@@ -36,8 +37,8 @@ log = logging.getLogger(__name__)
 
 #: Maximum HR assumed for zones when the runner's own is not given, BPM.
 DEFAULT_MAX_HR_BPM: float = 190.0
-#: Zone lower bounds in fraction of max HR (Z1..Z5).
-ZONE_BOUNDS: tuple[float, ...] = (0.50, 0.60, 0.70, 0.80, 0.90)
+#: Zone lower bounds in fraction of max HR (Z1..Z5), from the project's one definition.
+ZONE_BOUNDS: tuple[float, ...] = tuple(lo for _, lo, _ in HR_ZONES)
 #: Predictions are clipped to this physiological range, BPM.
 HR_RANGE_BPM: tuple[float, float] = (40.0, 220.0)
 
