@@ -81,7 +81,7 @@ function zoneShapes(maxHr, assumed) {
   }
   annotations.push({ xref: "paper", yref: "paper", x: 0, y: 1.02, xanchor: "left", yanchor: "bottom", showarrow: false,
     font: { size: 11, color: "#444" },
-    text: "zones: % of max HR " + Math.round(maxHr) + (assumed ? " (assumed: enter yours in Options)" : "") });
+    text: "zones: % of max HR " + Math.round(maxHr) + (assumed ? " (assumed)" : "") });
   return { shapes, annotations };
 }
 
