@@ -84,6 +84,7 @@ class _Parser:
         self._file: UploadedFile | None = None
         self._fh: BinaryIO | None = None
         self._text = bytearray()
+        self._empty_name = False
 
     def callbacks(self) -> dict[str, Any]:
         return {"on_part_begin": self.on_part_begin, "on_part_data": self.on_part_data, "on_part_end": self.on_part_end,
@@ -113,7 +114,8 @@ class _Parser:
             if len(self.upload.files) >= MAX_FILES:
                 raise UploadError(413, f"too many files in one request (at most {MAX_FILES})")
             sub = self.folder / str(len(self.upload.files))
-            sub.mkdir()
+            sub.mkdir(exist_ok=True)  # reused when the previous part was an empty file input
+            self._empty_name = not opts[b"filename"]
             name = safe_filename(opts[b"filename"].decode(self.charset, "replace"))
             self._file = UploadedFile(self._field, name, sub / name)
             self._fh = open(self._file.path, "wb")  # noqa: SIM115 - closed in on_part_end / close()
@@ -132,6 +134,9 @@ class _Parser:
         if self._fh is not None and self._file is not None:
             self._fh.close()
             self._fh = None
+            if self._empty_name and self._file.size == 0:  # a form's file input left empty: no file
+                self._file.path.unlink()
+                return
             self.upload.files.append(self._file)
         else:
             self.upload.fields[self._field] = self._text.decode(self.charset, "replace")

@@ -202,6 +202,7 @@ async function predictCourse(ev) {
   const fd = new FormData(form);
   if (($("course-plan").value || "").trim()) fd.delete("pace"); else fd.delete("pace_plan");
   if (!fd.get("max_hr")) fd.delete("max_hr");
+  if ($("athlete").value) fd.append("athlete", $("athlete").value);
   showError("course-error", "");
   setStatus("course-status", "Predicting...");
   try {
@@ -282,7 +283,8 @@ async function loadAthletes() {
   const sel = $("athlete"), keep = sel.value;
   sel.innerHTML = "<option value=\"\">(the only one)</option>";
   for (const a of list) { const o = document.createElement("option"); o.value = a.name; o.textContent = a.name + " (" + a.runs + " runs)"; sel.appendChild(o); }
-  sel.value = keep;
+  /* several athletes: one must be named, so start with the first rather than an error */
+  sel.value = keep || (list.length > 1 ? list[0].name : "");
 }
 
 /* ---------- next week and training load ---------- */
@@ -325,7 +327,8 @@ async function loadWeek() {
     const d = await api("/api/plan/week" + q);
     card.innerHTML = "";
     const p = document.createElement("p");
-    p.textContent = "Seven days from " + d.days[0].date + ": " + num(d.total_distance_m / 1000, 1) + " km.";
+    p.textContent = "Seven days from " + d.days[0].date + ($("athlete").value ? " for " + $("athlete").value : "") + ": " +
+      num(d.total_distance_m / 1000, 1) + " km.";
     const ul = document.createElement("ul"); ul.className = "days";
     d.days.forEach((w) => ul.appendChild(dayItem(w)));
     card.append(p, ul);
