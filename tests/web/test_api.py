@@ -332,3 +332,17 @@ def test_serve_port_in_use(tmp_path: Path) -> None:
         port = s.getsockname()[1]
         code, _, err = _cli(["serve", "--port", str(port), "--library", str(tmp_path / "l.duckdb")], tmp_path)
     assert code == 1 and err.startswith("sub3: error: cannot listen on 127.0.0.1:") and err.count("\n") == 1
+
+
+def test_several_athletes(client: TestClient, files: dict[str, Path]) -> None:
+    """As in the CLI: with several athletes one must be named; named, their personal model is used."""
+    for name, seed in (("ann", 21), ("bob", 22)):
+        rep = client.post("/api/import", files=[("file", (f"{name}.gpx", run_gpx(minutes=15, seed=seed)))], data={"athlete": name})
+        assert rep.json()["imported"] == 1
+    later = {"file": ("later.gpx", run_gpx(minutes=15, seed=30))}  # after both imported runs
+    r = client.post("/api/predict", files=later)
+    assert r.status_code == 400 and "library holds 2 athletes" in r.json()["detail"]
+    d = client.post("/api/predict", files=later, data={"athlete": "bob"}).json()
+    assert d["summary"]["personal"] == "personal model of bob (1 runs with HR)"  # bob's run is before it
+    assert [a["name"] for a in client.get("/api/athletes").json()] == ["ann", "bob"]
+    assert [r["athlete"] for r in client.get("/api/runs", params={"athlete": "bob"}).json()] == ["bob"]

@@ -146,6 +146,28 @@ def test_broken_file_shows_the_one_line_error(page: Any, tmp_path: Path) -> None
     assert page.is_hidden("#run-result")
 
 
+def test_drop_zone(page: Any) -> None:
+    """A file dropped on the zone (a real drop event carrying a File) is predicted."""
+    text = run_gpx(minutes=10, seed=11).decode()
+    page.evaluate("""(text) => {
+        const dt = new DataTransfer();
+        dt.items.add(new File([text], "dropped.gpx", { type: "application/gpx+xml" }));
+        document.getElementById("drop").dispatchEvent(new DragEvent("drop", { dataTransfer: dt, bubbles: true, cancelable: true }));
+    }""", text)
+    page.wait_for_function("document.body.dataset.predictMs", timeout=60000)
+    assert "dropped.gpx" in page.text_content("#run-status")
+    assert _trace_lengths(page, "chart-hr")["predicted"] == text.count("<trkpt")
+
+
+def test_upload_over_the_cap_says_so(page: Any, tmp_path: Path) -> None:
+    big = tmp_path / "huge.fit"
+    with big.open("wb") as fh:
+        fh.truncate(51 * 2**20)  # over the default 50 MB cap
+    page.set_input_files("#file", str(big))
+    page.wait_for_selector("#run-error:not([hidden])", timeout=60000)
+    assert "over the 50 MB limit" in page.text_content("#run-error")
+
+
 def test_plan_a_course(page: Any, server: str, tmp_path: Path) -> None:
     route = tmp_path / "route.gpx"
     route.write_bytes(course_gpx(km=6.0))

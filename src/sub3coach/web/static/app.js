@@ -192,6 +192,8 @@ function setupDrop() {
     if (e.dataTransfer && e.dataTransfer.files.length) { input.files = e.dataTransfer.files; predictRun(); }
   });
   input.addEventListener("change", () => { if (input.files.length) predictRun(); });
+  /* a file dropped beside the zone must not navigate away from the page */
+  ["dragover", "drop"].forEach((t) => window.addEventListener(t, (e) => { if (!drop.contains(e.target)) e.preventDefault(); }));
   $("predict-form").addEventListener("submit", predictRun);
 }
 
