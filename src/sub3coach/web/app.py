@@ -183,8 +183,7 @@ def create_app(library: str | Path | None = None, *, max_upload_mb: float = DEFA
         def work(up: Upload, tmp: Path) -> Any:
             if not up.files:
                 raise UploadError(422, "no file uploaded: send one or more as multipart form field 'file'")
-            return service.import_files(lib_path, [f.path for f in up.files], [f.filename for f in up.files], tmp,
-                                        athlete=_athlete(_text(up, "athlete")))
+            return service.import_files(lib_path, [f.path for f in up.files], tmp, athlete=_athlete(_text(up, "athlete")))
         return await with_upload(request, work)
 
     @app.get("/api/runs")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
@@ -217,34 +218,33 @@ def samples(w: Workout | None) -> dict[str, Any] | None:
             "distance_m": _series(w.distance_m)}
 
 
-def import_files(library: Path, paths: list[Path], names: list[str], folder: Path, athlete: str | None = None) -> dict[str, Any]:
-    """Import uploaded files (FIT/GPX/TCX, zips, exports, histories) into the library: the report
-    of ``sub3 import --json``, naming each file as it was uploaded (never its temporary path)."""
+def import_files(library: Path, paths: list[Path], folder: Path, athlete: str | None = None) -> dict[str, Any]:
+    """Import uploaded files (FIT/GPX/TCX, zips, exports, histories) lying under the temporary
+    ``folder`` into the library: the report of ``sub3 import --json`` (plus ``athletes``, the
+    athletes the runs went to), naming each file as it was uploaded, never by its temporary path."""
     from sub3coach.importer import Importer, expand
 
-    prefix = {str(p.parent) + "/": "" for p in paths}
     jobs = list(expand(paths))
-    for j in jobs:  # labels name the upload, not the temporary folder
-        for tmp, new in prefix.items():
-            j.label = j.label.replace(tmp, new)
-            if j.error is not None and j.error.path:
-                j.error.path = j.error.path.replace(tmp, new)
+    for j in jobs:  # labels (messages, and each run's stored source) name the upload
+        j.label = _untemp(j.label, folder)
+        if j.error is not None and j.error.path:
+            j.error.path = _untemp(j.error.path, folder)
     with LIBRARY_LOCK, _open(library, read_only=False) as lib:
         lib.import_athlete = athlete
         report = Importer(lib, workers=1).run(jobs).to_json()
         report["athletes"] = sorted(lib.athletes_added)
-    text = str(folder)
-    return _scrub(report, text)
+    return _untemp(report, folder)
 
 
-def _scrub(x: Any, folder: str) -> Any:
-    """``x`` with any mention of the temporary ``folder`` removed (messages name uploads only)."""
+def _untemp(x: Any, folder: Path) -> Any:
+    """``x`` (text, or a dict/list of them) with the temporary ``folder/<n>/`` prefix of each
+    uploaded file removed."""
     if isinstance(x, dict):
-        return {k: _scrub(v, folder) for k, v in x.items()}
+        return {k: _untemp(v, folder) for k, v in x.items()}
     if isinstance(x, list):
-        return [_scrub(v, folder) for v in x]
+        return [_untemp(v, folder) for v in x]
     if isinstance(x, str):
-        return x.replace(folder + "/", "").replace(folder, "")
+        return re.sub(re.escape(str(folder)) + r"/(\d+/)?", "", x)
     return x
 
 

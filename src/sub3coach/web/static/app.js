@@ -77,19 +77,18 @@ function zoneShapes(maxHr, assumed) {
     const y = f * maxHr;
     shapes.push({ type: "line", xref: "paper", x0: 0, x1: 1, y0: y, y1: y, line: { color: "#777", width: 1, dash: "dash" } });
     annotations.push({ xref: "paper", x: 1, xanchor: "right", y, yanchor: "bottom", text: label, showarrow: false,
-      font: { size: 10, color: "#444" } });
+      font: { size: 10, color: "#333" }, bgcolor: "rgba(255,255,255,0.75)" });
   }
-  annotations.push({ xref: "paper", yref: "paper", x: 0, y: 1.02, xanchor: "left", yanchor: "bottom", showarrow: false,
-    font: { size: 11, color: "#444" },
-    text: "zones: % of max HR " + Math.round(maxHr) + (assumed ? " (assumed)" : "") });
-  return { shapes, annotations };
+  const note = "zones: % of max HR " + Math.round(maxHr) + (assumed ? " (assumed)" : "");
+  return { shapes, annotations, note };
 }
 
-const LAYOUT = { margin: { l: 48, r: 8, t: 28, b: 40 }, legend: { orientation: "h", y: -0.22 }, hovermode: "x",
+const LAYOUT = { margin: { l: 48, r: 8, t: 28, b: 40 }, hovermode: "x",
   font: { family: "system-ui, sans-serif", size: 12 } };
-const CONFIG = { responsive: true, displaylogo: false, modeBarButtonsToRemove: ["lasso2d", "select2d"] };
+const CONFIG = { responsive: true, displaylogo: false, modeBarButtonsToRemove: ["lasso2d", "select2d"],
+  displayModeBar: window.matchMedia("(min-width: 700px)").matches ? "hover" : false };  /* phones: no toolbar over the chart */
 
-async function drawHr(el, d, measured, title) {
+async function drawHr(el, d, measured) {
   const Plotly = await loadPlotly();
   const x = minutes(d.timestamp);
   const s = d.summary || {};
@@ -99,8 +98,10 @@ async function drawHr(el, d, measured, title) {
     z.shapes.push({ type: "line", x0: xo, x1: xo, yref: "paper", y0: 0, y1: 1, line: { color: "#222", width: 1.5, dash: "dashdot" } });
     z.annotations.push({ x: xo, yref: "paper", y: 0.02, text: "measured HR known until here", showarrow: false, xanchor: "left", font: { size: 10 } });
   }
-  const layout = Object.assign({}, LAYOUT, { title: { text: title, font: { size: 14 } }, shapes: z.shapes, annotations: z.annotations,
-    xaxis: { title: { text: "time (min)" } }, yaxis: { title: { text: "heart rate (BPM)" } } });
+  const layout = Object.assign({}, LAYOUT, { shapes: z.shapes, annotations: z.annotations,
+    legend: { orientation: "h", x: 0, xanchor: "left", y: 1, yanchor: "bottom" },
+    margin: { l: 48, r: 8, t: 28, b: 58 },
+    xaxis: { title: { text: "time (min)<br><span style=\"font-size:11px\">" + z.note + "</span>" } }, yaxis: { title: { text: "heart rate (BPM)" } } });
   await Plotly.react(el, hrTraces(x, d, measured), layout, CONFIG);
 }
 
@@ -172,7 +173,7 @@ async function predictRun(ev) {
     document.body.dataset.fetchMs = String(Math.round(performance.now() - t0));
     $("run-result").hidden = false;
     $("run-summary").textContent = summaryText(d.summary);
-    await drawHr($("chart-hr"), d, d.hr_measured, "");
+    await drawHr($("chart-hr"), d, d.hr_measured);
     await drawRunCharts("chart", d);
     zoneTable($("run-zones"), d.summary);
     const ms = Math.round(performance.now() - t0);
@@ -210,8 +211,8 @@ async function predictCourse(ev) {
   try {
     const d = await api("/api/predict/course", { method: "POST", body: fd });
     $("course-result").hidden = false;
-    $("course-summary").textContent = summaryText(d.summary);
-    await drawHr($("chart-course"), d, null, "Expected heart rate" + (d.summary.name ? " - " + d.summary.name : ""));
+    $("course-summary").textContent = (d.summary.name ? d.summary.name + ": " : "") + summaryText(d.summary);
+    await drawHr($("chart-course"), d, null);
     await drawLine($("chart-course-elev"), minutes(d.timestamp), d.altitude_m || [], { name: "elevation", ytitle: "elevation (m)",
       color: "#6b4f2a", hover: "%{x:.1f} min: %{y:.0f} m<extra></extra>" });
     setStatus("course-status", "");
@@ -253,8 +254,9 @@ async function showRun(id, tr) {
     const d = await api("/api/runs/" + encodeURIComponent(id) + "?predict=true");
     if (!d.samples) { $("lib-summary").textContent = "Summary-only run (from a training log): no samples to draw."; return; }
     const p = d.prediction;
-    $("lib-summary").textContent = (d.summary.name ? d.summary.name + ": " : "") + summaryText(p.summary);
-    await drawHr($("chart-lib"), p, p.hr_measured, d.summary.start_time.slice(0, 16).replace("T", " "));
+    $("lib-summary").textContent = d.summary.start_time.slice(0, 16).replace("T", " ") + (d.summary.name ? " " + d.summary.name : "") +
+      ": " + summaryText(p.summary);
+    await drawHr($("chart-lib"), p, p.hr_measured);
   } catch (e) {
     $("lib-summary").textContent = "Error: " + e.message;
   }
