@@ -111,7 +111,6 @@ def create_app(library: str | Path | None = None, *, max_upload_mb: float = DEFA
     from sub3coach.library import default_library_path
 
     lib_path = Path(library).expanduser() if library is not None else default_library_path()
-    cap = int(max_upload_mb * 2**20)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -122,7 +121,16 @@ def create_app(library: str | Path | None = None, *, max_upload_mb: float = DEFA
     app = FastAPI(title="sub3coach", version=_version(), lifespan=lifespan,
                   description="Heart rate from a run's speed and altitude, your runs, your next week.")
     app.state.library = lib_path
-    app.state.max_upload_bytes = cap
+    app.state.max_upload_bytes = int(max_upload_mb * 2**20)
+    _error_handlers(app)
+    _upload_routes(app, lib_path, app.state.max_upload_bytes)
+    _library_routes(app, lib_path)
+    _page_routes(app)
+    return app
+
+
+def _error_handlers(app: FastAPI) -> None:
+    """Every error as ``{"detail": one line, "error": kind}`` with the status of :func:`status_of`."""
 
     @app.exception_handler(E.Sub3Error)
     async def _sub3(_: Request, exc: E.Sub3Error) -> JSONResponse:
@@ -136,6 +144,11 @@ def create_app(library: str | Path | None = None, *, max_upload_mb: float = DEFA
     async def _bug(_: Request, exc: Exception) -> JSONResponse:
         log.error("unexpected %s", type(exc).__name__, exc_info=exc)
         return _error(500, f"unexpected {type(exc).__name__}: {str(exc)[:300]} (a bug: please report it)", "InternalError")
+
+
+def _upload_routes(app: FastAPI, lib_path: Path, cap: int) -> None:
+    """``POST /api/predict``, ``/api/predict/course`` and ``/api/import``: multipart uploads
+    streamed into a temporary folder (at most ``cap`` bytes), the work done in the thread pool."""
 
     async def with_upload(request: Request, work: Callable[[Upload, Path], Any]) -> Any:
         """Stream the body into a fresh temporary folder, run ``work`` in the thread pool, and
@@ -186,6 +199,11 @@ def create_app(library: str | Path | None = None, *, max_upload_mb: float = DEFA
             return service.import_files(lib_path, [f.path for f in up.files], tmp, athlete=_athlete(_text(up, "athlete")))
         return await with_upload(request, work)
 
+
+
+def _library_routes(app: FastAPI, lib_path: Path) -> None:
+    """Reading the library and planning: runs, one run, athletes, the week plan, health."""
+
     @app.get("/api/runs")
     def runs(athlete: str | None = None, since: str | None = None, sport: str | None = None) -> Any:
         """The library's runs, oldest first (``sub3 runs --json`` rows); ``since``: YYYY-MM-DD."""
@@ -217,6 +235,11 @@ def create_app(library: str | Path | None = None, *, max_upload_mb: float = DEFA
         return {"status": "ok", "version": _version(), "model": service.model().name, "library": str(lib_path),
                 "library_exists": lib_path.exists()}
 
+
+
+def _page_routes(app: FastAPI) -> None:
+    """The page, its static files, and plotly.js from the installed ``plotly`` package."""
+
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
@@ -227,7 +250,6 @@ def create_app(library: str | Path | None = None, *, max_upload_mb: float = DEFA
         return FileResponse(_plotly_js(), media_type="text/javascript", headers={"Cache-Control": "max-age=86400"})
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    return app
 
 
 def _check_port(host: str, port: int) -> None:
