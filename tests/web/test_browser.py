@@ -223,7 +223,12 @@ def test_keyboard_path(page: Any, server: str) -> None:
 
 
 def test_readme_screenshot(page: Any, server: str, tmp_path: Path) -> None:
-    """The page as the README shows it: a run, a course, the library and next week."""
+    """The page as the README shows it: a run, a course, the library and next week (this test
+    imports its library run itself: under xdist it may have a server of its own)."""
+    httpx.post(server + "/api/import", files={"file": ("kb.gpx", run_gpx(minutes=12, seed=9))}, timeout=120)
+    page.reload()
+    page.wait_for_function("!!window.Plotly", timeout=30000)
+    page.wait_for_selector("#runs tbody button", timeout=30000)
     _upload_and_wait(page, _real_or_generated_fit(tmp_path))
     route = tmp_path / "route.gpx"
     route.write_bytes(course_gpx(km=8.0, seed=4))
