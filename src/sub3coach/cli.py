@@ -483,6 +483,23 @@ def _write_atomic(out: Path, data: bytes) -> None:
         raise fail(f"{out}: cannot write ({exc.strerror or exc})") from exc
 
 
+@app.command("serve")
+def serve_cmd(
+    host: Annotated[str, typer.Option(help="Address to listen on (localhost only by default; 0.0.0.0 opens it to your network).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
+    library: LibraryOpt = None,
+    max_upload_mb: Annotated[float, typer.Option("--max-upload-mb", min=0.1, max=4096, help="Largest upload accepted, MB (larger: HTTP 413).")] = 50.0,
+) -> None:
+    """Serve the web app: drop a run or a course and see your heart rate with its band, your
+    runs and your next week; JSON API with docs at /docs.
+
+    Example: sub3 serve   (then open http://127.0.0.1:8000/)
+    """
+    from sub3coach.web.app import serve
+
+    serve(host, port, library, max_upload_mb)
+
+
 def _mount_subapps() -> None:
     """Attach the ``hr`` and ``plan`` command groups (their modules import torch lazily) and ``load``."""
     from sub3coach.hr.cli import hr_app

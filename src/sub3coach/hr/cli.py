@@ -471,6 +471,11 @@ def _speed_for_plot(w: Any) -> Any:
     return np.clip(v, 0, 10)
 
 
+#: Public names for the web app (one summary and one speed channel for CLI and page).
+prediction_summary = _prediction_summary
+speed_for_plot = _speed_for_plot
+
+
 def _print_summaries(summaries: list[dict[str, Any]], max_hr: float | None) -> None:
     if len(summaries) > 1:
         tab = Table(title=f"predicted HR for {len(summaries)} workouts")
