@@ -291,6 +291,32 @@ def test_plan_week(client: TestClient, tmp_path: Path) -> None:
     assert client.get("/api/plan/week", params={"athlete": "nobody"}).status_code == 400
 
 
+def test_load(client: TestClient) -> None:
+    """/api/load answers what `sub3 load --json` prints; errors are the CLI's one line."""
+    r = client.get("/api/load")
+    assert r.status_code == 400 and "import your runs first" in r.json()["detail"]
+    from datetime import datetime, timezone
+
+    from sub3coach.io.write import write_history_csv
+    from sub3coach.synth import synthetic_history
+
+    today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    for name, seed in (("kim", 3), ("lee", 4)):
+        hist = write_history_csv(synthetic_history(8, easy_pace_s_per_km=330.0, seed=seed, end=today))
+        assert client.post("/api/import", files=[("file", ("h.csv", hist))], data={"athlete": name}).json()["imported"] > 20
+    r = client.get("/api/load")
+    assert r.status_code == 400 and "--athlete" in r.json()["detail"]  # two athletes, none named
+    d = client.get("/api/load", params={"athlete": "kim"}).json()
+    assert d["athlete"] == "kim" and d["days"] and {"day", "load", "ctl", "atl", "tsb"} <= set(d["days"][-1])
+    assert d["days"][-1]["ctl"] > 0 and sum(x["trimp"] or 0 for x in d["runs"]) > 0
+    res = runner.invoke(__import__("sub3coach.cli", fromlist=["app"]).app,
+                        ["load", "--json", "--athlete", "kim", "--library", str(client.app.state.library)])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["days"] == d["days"]
+    assert client.get("/api/load", params={"athlete": "kim", "since": "yesterday"}).status_code == 400
+    assert client.get("/api/load", params={"athlete": "nobody"}).status_code == 400
+
+
 # ----- real files ----------------------------------------------------------------------------------
 @pytest.mark.shared
 @pytest.mark.slow

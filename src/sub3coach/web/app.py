@@ -10,6 +10,7 @@ Endpoints (OpenAPI docs at ``/docs``):
 * ``GET /api/runs?athlete=&since=``, ``GET /api/runs/{id}``, ``GET /api/athletes``;
 * ``POST /api/import``: files into the library -> the report of ``sub3 import --json``;
 * ``GET /api/plan/week?athlete=``: the week plan of ``sub3 plan week --json``;
+* ``GET /api/load?athlete=&since=``: training load, as ``sub3 load --json``;
 * ``GET /healthz``.
 
 Errors answer ``{"detail": one line, "error": kind}``: 400 a broken file or bad value, 404 an
@@ -228,6 +229,11 @@ def _library_routes(app: FastAPI, lib_path: Path) -> None:
     def plan_week(athlete: str | None = None) -> Any:
         """Seven days of training from today (``sub3 plan week --json``)."""
         return service.plan_week(lib_path, athlete)
+
+    @app.get("/api/load")
+    def training_load(athlete: str | None = None, since: str | None = None) -> Any:
+        """Training load (``sub3 load --json``): daily load, CTL/ATL/TSB, per-run TRIMP, zones."""
+        return service.training_load(lib_path, athlete, since)
 
     @app.get("/healthz")
     def healthz() -> Any:

@@ -14,7 +14,7 @@ import logging
 import math
 import re
 import threading
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -249,6 +249,27 @@ def _untemp(x: Any, folder: Path) -> Any:
 
 
 # ----- planning -----------------------------------------------------------------------------------
+def training_load(library: Path, athlete: str | None = None, since: str | None = None) -> dict[str, Any]:
+    """Training load of ``athlete`` (default the only one), as ``sub3 load --json``: per-day load,
+    CTL/ATL/TSB, ramp, monotony, strain, per-run TRIMP with its source, the profile and zones.
+
+    Raises:
+        Sub3Error: no library, an unknown athlete, several athletes and none named, a bad date.
+    """
+    from sub3coach.load import load_report
+
+    since_d = None
+    if since:
+        try:
+            since_d = date.fromisoformat(since.strip())
+        except ValueError:
+            raise Sub3Error(f"since {since!r} is not a date (use YYYY-MM-DD)") from None
+    if not library.exists():
+        raise Sub3Error("no library yet: import your runs first", str(library))
+    with LIBRARY_LOCK, _open(library) as lib:
+        return jsonable(load_report(lib, athlete, since=since_d).to_json())
+
+
 def plan_week(library: Path, athlete: str | None = None) -> dict[str, Any]:
     """Seven days from today for ``athlete`` (default the only one), as ``sub3 plan week --json``.
 

@@ -352,9 +352,9 @@ async function loadLoad() {
   const last = rows.length ? rows[rows.length - 1] : d;
   $("load-card").textContent = ["ctl", "atl", "tsb"].filter((k) => last && last[k] != null)
     .map((k) => ({ ctl: "fitness (CTL)", atl: "fatigue (ATL)", tsb: "form (TSB)" })[k] + " " + num(last[k], 1)).join(", ") || "Training load available.";
-  if (rows.length && rows[0].date) {
+  if (rows.length && (rows[0].day || rows[0].date)) {
     const Plotly = await loadPlotly();
-    const x = rows.map((r) => r.date);
+    const x = rows.map((r) => r.day || r.date);
     const tr = [["ctl", "fitness (CTL)", "solid"], ["atl", "fatigue (ATL)", "dot"], ["tsb", "form (TSB)", "dash"]]
       .map(([k, name, dash]) => ({ x, y: rows.map((r) => r[k]), name, mode: "lines", line: { dash, width: 2 } }));
     await Plotly.react($("chart-load"), tr, Object.assign({}, LAYOUT, { yaxis: { title: { text: "load" } } }), CONFIG);
