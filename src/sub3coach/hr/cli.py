@@ -295,7 +295,12 @@ def predict_cmd(
       sub3 hr predict --course route.gpx --pace 4:15 --max-hr 185
       sub3 hr predict --course route.gpx --pace-plan plan.csv
       sub3 hr predict runs.parquet --out hr.parquet
+      sub3 hr predict ds/ --out preds/        (a dataset of sub3 data shard, or a corpus, to a folder)
     """
+    from sub3coach.hr.batch import is_batch_request, run_cli
+
+    if input_ is not None and course is None and is_batch_request(input_, out):
+        return run_cli(input_, out, model, as_json)  # type: ignore[arg-type]
     from sub3coach.hr.artifact import load_model
     from sub3coach.hr.cli_personal import resolve_personal
 
