@@ -84,7 +84,7 @@ def stream_mae(module: Any, norm: Normaliser, ds: Any, split: str, spec: Feature
         if len(buf) >= chunk:
             flush()
     flush()
-    tot, steps, runs = d.all_sum([s[0], s[1], n_runs])
+    tot, steps, runs = (float(v) for v in d.all_sum([s[0], s[1], n_runs]))
     return {"grid_mae_bpm": round(tot / steps, 3) if steps else None, "n_workouts": int(runs), "scored_steps": int(steps),
             "scored": "grid steps, population network (no personal head)"}
 
@@ -138,6 +138,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--patience", type=int, default=4)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--hidden", type=int, default=None, help="recurrent units (default: the architecture's)")
+    p.add_argument("--window-steps", type=int, default=512, help="training window, grid steps")
+    p.add_argument("--burn-in-steps", type=int, default=64, help="masked warm-up of windows after the first, grid steps")
     p.add_argument("--max-windows-per-epoch", type=int, default=None)
     p.add_argument("--no-head", action="store_true", help="skip fitting the personal head")
     p.add_argument("--checkpoint-dir", default=None, help="default: OUT.ckpt/")
@@ -165,7 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="sub3: warning: %(message)s")
     try:
         cfg = TrainConfig(arch=a.arch, epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, patience=a.patience, seed=a.seed,
-                          max_windows_per_epoch=a.max_windows_per_epoch, personal_head=not a.no_head, device=a.device)
+                          max_windows_per_epoch=a.max_windows_per_epoch, hidden=a.hidden,
+                          window_steps=a.window_steps, burn_in_steps=a.burn_in_steps, personal_head=not a.no_head, device=a.device)
     except Sub3Error as exc:
         print(f"sub3: error: {exc}", file=sys.stderr)
         return 2

@@ -170,8 +170,8 @@ def fit_stats(train: Sequence[Prepared], val: Sequence[Prepared], names: Sequenc
         Sub3Error: no training run or no valid heart rate on any rank."""
     norm = Normaliser.from_moments(names, d.all_sum(Normaliser.moments([p.x for p in train], len(names), [p.observed for p in train])))
     hr = [p.hr_bpm[p.mask] for p in train if p.hr_bpm is not None]
-    s, s2, n, n_train, n_val = d.all_sum([sum(float(h.sum()) for h in hr), sum(float((h * h).sum()) for h in hr),
-                                          sum(h.size for h in hr), len(train), len(val)])
+    s, s2, n, n_train, n_val = (float(v) for v in d.all_sum([sum(float(h.sum()) for h in hr), sum(float((h * h).sum()) for h in hr),
+                                                          sum(h.size for h in hr), len(train), len(val)]))
     if n_train == 0:
         raise Sub3Error("no usable training workouts (each needs speed/distance/GPS and heart rate)")
     if n == 0:
