@@ -41,7 +41,7 @@ def _fmt(x: Any, nd: int = 1) -> str:
 # ---------------------------------------------------------------------------------------------
 @hr_app.command("train")
 def train_cmd(
-    data: Annotated[Path, typer.Option("--data", help="Corpus Parquet, Endomondo JSON, or library (.duckdb) with HR.")],
+    data: Annotated[Path, typer.Option("--data", help="Dataset folder (sub3 data shard), corpus Parquet, Endomondo JSON, or library (.duckdb) with HR.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the model artifact (.pt).")],
     arch: Annotated[str, typer.Option("--arch", help="hrnet (default model), seed-lstm (SUB3_V2), linear or mean.")] = "hrnet",
     epochs: Annotated[int, typer.Option("--epochs", min=0, help="Maximum epochs (early stopping may end sooner).")] = 15,
@@ -104,6 +104,8 @@ def train_cmd(
         _print_json(report)
         return
     t = report["test"]
+    if "grid_mae_bpm" in t:  # a dataset folder: grid-step MAE of the network (see sub3coach.hr.ddp)
+        t = {**t, "mae_bpm": t["grid_mae_bpm"]}
     console.print(f"saved {report['model']} ({report['arch']}, {report['parameters']:,} parameters, best epoch {report['best_epoch']})", highlight=False)
     console.print(
         f"held-out runners ({report['split']['test']}): MAE {_fmt(t.get('mae_bpm'), 2)} BPM, RMSE {_fmt(t.get('rmse_bpm'), 2)} BPM, "
