@@ -151,3 +151,14 @@ def test_checkpoint_of_two_ranks_resumes_in_one_process(ddp_dir: Path, single: d
     resumed = _train(ddp_dir, "resumed.pt", "--epochs", "2", "--resume", "--checkpoint-dir", str(ddp_dir / "half.pt.ckpt"))
     assert [h["epoch"] for h in resumed["history"]] == [1, 2]
     assert _max_rel_diff(ddp_dir / "one.pt", ddp_dir / "resumed.pt") < WEIGHT_RTOL
+
+
+def test_a_run_on_two_ranks_is_refused() -> None:
+    from sub3coach.errors import ModelError
+
+    class TwoRanks(Dist):
+        def all_gather(self, obj):  # type: ignore[no-untyped-def]
+            return [obj, obj]  # both ranks hold the same runs
+
+    with pytest.raises(ModelError, match="several ranks"):
+        global_windows(_rank_data(5, 1, 0), 64, 8, TwoRanks())

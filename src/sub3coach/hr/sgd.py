@@ -122,8 +122,14 @@ def local_windows(data: RankData, window: int, burn_in: int) -> list[GWin]:
 
 
 def global_windows(data: RankData, window: int, burn_in: int, d: Dist) -> list[GWin]:
-    """Every rank's window descriptors, gathered and sorted by key (the same list on all ranks)."""
-    return sorted(w for part in d.all_gather(local_windows(data, window, burn_in)) for w in part)
+    """Every rank's window descriptors, gathered and sorted by key (the same list on all ranks).
+
+    Raises:
+        ModelError: two ranks hold a run under the same key (each run must live on one rank)."""
+    out = sorted(w for part in d.all_gather(local_windows(data, window, burn_in)) for w in part)
+    if len({w[:3] for w in out}) != len(out):
+        raise ModelError("the same run was given to several ranks (training keys must be unique across ranks)")
+    return out
 
 
 def length_batches(ws: list[GWin], bs: int, rng: np.random.Generator) -> list[list[GWin]]:
@@ -209,8 +215,10 @@ class Loop:
             err = float(torch.where(mt, (pred - yt).abs(), torch.zeros_like(pred)).sum())
         return err, int(mt.sum())
 
-    def train_epoch(self, epoch: int, callback: Callback | None) -> float:
-        """All global batches of ``epoch``; the train MAE (BPM) over all ranks."""
+    def train_epoch(self, epoch: int, callback: Callback | None) -> dict[str, Any]:
+        """All global batches of ``epoch``: train MAE (BPM), scored samples (grid steps) and
+        seconds of the SGD steps, over all ranks."""
+        t0 = time.perf_counter()
         cfg = self.cfg
         torch.manual_seed(cfg.seed * 100003 + epoch)
         batches = epoch_batches(self.windows, cfg.seed, epoch, cfg.batch_size, cfg.max_windows_per_epoch)
@@ -223,7 +231,8 @@ class Loop:
             if callback:
                 callback("batch", {"epoch": epoch, "batch": bi + 1, "batches": len(batches)})
         s, n = self.d.all_sum(acc)
-        return float(s / max(n, 1.0))
+        return {"train_mae_bpm": float(s / max(n, 1.0)), "train_samples": int(n),
+                "train_seconds": round(time.perf_counter() - t0, 3)}
 
 
 def dist_mae(module: torch.nn.Module, xs: Sequence[np.ndarray], ys: Sequence[np.ndarray], ms: Sequence[np.ndarray],
@@ -320,7 +329,7 @@ def run_sgd(module: torch.nn.Module, cfg: Any, data: RankData, val: tuple[list, 
         if st.bad >= cfg.patience and has_val:
             break
         t0 = time.perf_counter()
-        rec: dict[str, Any] = {"epoch": epoch, "train_mae_bpm": loop.train_epoch(epoch, callback)}
+        rec: dict[str, Any] = {"epoch": epoch, **loop.train_epoch(epoch, callback)}
         if has_val:
             rec["val_mae_bpm"] = dist_mae(module, *val, d)
         end_epoch(st, loop, rec, has_val)
