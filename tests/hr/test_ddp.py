@@ -162,3 +162,18 @@ def test_a_run_on_two_ranks_is_refused() -> None:
 
     with pytest.raises(ModelError, match="several ranks"):
         global_windows(_rank_data(5, 1, 0), 64, 8, TwoRanks())
+
+
+def test_sub3_hr_train_reads_a_dataset_folder(ddp_dir: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from sub3coach.hr.artifact import load_model
+    from sub3coach.hr.cli import hr_app
+
+    res = CliRunner().invoke(hr_app, ["train", "--data", str(ddp_dir / "ds"), "--out", str(tmp_path / "m.pt"), "--epochs", "1",
+                                      "--json"])
+    assert res.exit_code == 0, res.output
+    rep = json.loads(res.stdout)
+    assert rep["world_size"] == 1 and rep["test"]["n_workouts"] > 0 and rep["test"]["grid_mae_bpm"] > 0
+    lm = load_model(tmp_path / "m.pt")
+    assert lm.meta["split"]["source"] == "dataset" and lm.meta["data"]["train_workouts"] == rep["data"]["train_workouts"]

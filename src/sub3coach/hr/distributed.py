@@ -21,6 +21,7 @@ import logging
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, TypeVar
 
 import numpy as np
@@ -130,7 +131,9 @@ def init_distributed(device: str | None = None) -> Dist:
         if d.device.type == "cuda":
             torch.cuda.set_device(d.device)
         backend = "nccl" if d.device.type == "cuda" else "gloo"
-        tdist.init_process_group(backend=backend)
+        # rank 0 alone fits the personal head and writes the artifact while the others wait
+        timeout = timedelta(minutes=float(os.environ.get("SUB3_DIST_TIMEOUT_MIN", "120")))
+        tdist.init_process_group(backend=backend, timeout=timeout)
         log.info("rank %d/%d joined (%s, %s)", d.rank, d.world, backend, d.device)
     return d
 
@@ -163,6 +166,7 @@ def joined(device: str | None = None) -> Iterator[Dist]:
     d = init_distributed(device)
     try:
         yield d
+        d.barrier()  # ranks leave together (rank 0 may still be writing the artifact)
     finally:
         shutdown()
 

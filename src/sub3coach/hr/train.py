@@ -12,7 +12,10 @@
 * after every epoch the model predicts the validation runs whole (as inference does) and early
   stopping keeps the weights with the best validation MAE;
 * a checkpoint is written after each epoch and ``resume=True`` continues from it;
-* seeds are fixed (torch, numpy); a GPU is used when present.
+* seeds are fixed (torch, numpy); a GPU is used when present;
+* the same code runs on one process or many under ``torchrun`` (DistributedDataParallel; the
+  SGD loop is :mod:`sub3coach.hr.sgd`, the entry point and dataset folders :mod:`sub3coach.hr.ddp`):
+  ``torchrun --standalone --nproc_per_node=2 -m sub3coach.hr.train --data ds/ --out m.pt``.
 
 Mean and linear baselines are fitted in closed form (least squares) on the same data.
 """
@@ -62,7 +65,7 @@ class TrainConfig:
         features: feature names (None: the architecture's default set).
         step_s: grid step, seconds. hidden/layers/dropout: recurrent size (None: default).
         epochs: maximum epochs; patience: epochs without validation improvement before stopping.
-        batch_size: windows per batch; lr: Adam learning rate, multiplied by ``lr_decay`` after
+        batch_size: windows per optimiser step (the global batch over all ranks); lr: Adam learning rate, multiplied by ``lr_decay`` after
         each epoch without validation progress; weight_decay: Adam L2.
         window_steps / burn_in_steps: training window and masked warm-up, grid steps.
         max_windows_per_epoch: subsample windows each epoch (None: all).
