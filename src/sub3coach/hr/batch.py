@@ -121,8 +121,8 @@ def predict_part(part: list[Any], model: str | None, out_dir: str) -> tuple[int,
     configure_threads(1)
     dest = Path(out_dir) / part[4]
     if dest.exists():
-        meta = pq.ParquetFile(dest).schema_arrow.metadata or {}
-        return int(meta.get(b"sub3.workouts", b"0")), pq.ParquetFile(dest).metadata.num_rows
+        md = pq.ParquetFile(dest).metadata
+        return int((md.metadata or {}).get(b"sub3.workouts", b"0")), md.num_rows
     lm = load_model(model)
     tmp = dest.with_name(dest.name + ".tmp")
     n = rows = 0
