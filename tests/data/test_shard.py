@@ -217,3 +217,26 @@ def test_shared_real_data(tmp_path):
     res = json.loads(r.stdout)
     assert res["workouts"] + sum(res["skipped"].values()) == 112 + 40
     _check_round_trip(out, [sample, runs], 140)
+
+
+def test_library_input(tmp_path):
+    """A sub3coach library (DuckDB) is an input too; its athlete is the runner."""
+    from sub3coach.importer import import_paths
+    from sub3coach.library import Library
+
+    files = tmp_path / "files"
+    files.mkdir()
+    for i, w in enumerate(synth_runs(4, 1, seed0=700)):
+        if w.lat_deg is not None:
+            (files / f"r{i}.gpx").write_bytes(write_gpx(w))
+    lib_path = tmp_path / "lib.duckdb"
+    lib = Library(lib_path)
+    lib.import_athlete = "carol"
+    report = import_paths([files], lib, workers=1)
+    lib.close()
+    assert report.imported >= 3
+    m = shard([lib_path], tmp_path / "ds", workers=1)
+    ds = open_dataset(tmp_path / "ds")
+    got = list(iter_prepared(ds.all_shards()))
+    assert len(got) == m["counts"]["workouts"] == report.imported
+    assert {p.meta["runner_id"] for p in got} == {"carol"}
