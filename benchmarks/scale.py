@@ -229,6 +229,69 @@ def run_size(n: int, work: Path, a: argparse.Namespace) -> dict[str, Any]:
     return row
 
 
+# ---------------------------------------------------------------------------------------------
+# RESULTS.md
+# ---------------------------------------------------------------------------------------------
+def render(res: dict[str, Any]) -> str:
+    """The "## Scale" section of RESULTS.md from a result JSON."""
+    lat = res["latency_1h_run"]
+    lines = [
+        "## Scale", "",
+        f"Measured {res['date_utc']} UTC on {res['machine']} shared with other jobs (absolute rates vary from run to"
+        " run; the ratios are within one run). Command (from the repository root):", "",
+        f"    {res['command']}", "",
+        "**The corpora are synthetic replicas** of `runs-dev.parquet`, measuring cost, not accuracy: copy *c* of each run has its",
+        "speed and distance scaled by a random factor (sd 5 %, within +-15 %), its altitude shifted (sd 50 m) plus noise,",
+        "and new runner and workout ids. Ours: `sub3 data shard CORPUS --out DS --workers W` and",
+        "`sub3 hr predict DS --out PRED/` as subprocesses (start-up, model loading and writing included; peak RSS from",
+        "`getrusage`, main process and largest worker). Seed-style: one process, pandas per workout, padded/truncated",
+        "to 500 steps, the whole sample held in memory, the same network in batches of 16, on the first workouts of the",
+        "same corpus (reading excluded, no output written).", "",
+        "| workouts | runners | shard workouts/s | shard peak RSS main / worker (MB) | dataset MB | predict workouts/s"
+        " | seed-style featurise w/s (n) | seed-style predict w/s | seed-style peak RSS (MB, n) | shard / seed | predict / seed |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in res["sizes"]:
+        sh, sd = r["shard"], r["seed_style"]
+        pr = r.get("predict", {}).get("workouts_per_s")
+        lines.append(
+            f"| {r['size']:,} | {sh['runners']:,} | {sh['workouts_per_s']} | {sh['peak_rss_mb']['main']} / "
+            f"{sh['peak_rss_mb']['largest_worker']} | {r['dataset_mb']:,} | {pr if pr is not None else 'not run'} | "
+            f"{sd['featurise_wps']} ({sd['n']:,}) | {sd['predict_wps']} | {sd['peak_rss_mb']} ({sd['n']:,}) | "
+            f"{sh['workouts_per_s'] / sd['featurise_wps']:.2f}x | "
+            + (f"{pr / sd['predict_wps']:.2f}x |" if pr else "- |"))
+    first, last = res["sizes"][0], res["sizes"][-1]
+    if len(res["sizes"]) > 1:
+        g = last["shard"]["peak_rss_mb"]["main"] / first["shard"]["peak_rss_mb"]["main"]
+        lines += ["", f"Growth from {first['size']:,} to {last['size']:,} workouts ({last['size'] / first['size']:.0f}x):"
+                  f" shard peak RSS x{g:.2f} (main), x{last['shard']['peak_rss_mb']['largest_worker'] / first['shard']['peak_rss_mb']['largest_worker']:.2f}"
+                  f" (worker); shard time x{last['shard']['seconds'] / first['shard']['seconds']:.2f}"
+                  f" (linear would be x{last['size'] / first['size']:.0f})."]
+    lines += ["", f"**Single-run latency** after the model is loaded, a 1-hour run ({lat['samples']:,} samples at 1 s),"
+              f" median of 30: **{lat['ours_ms']} ms** (p90 {lat['ours_p90_ms']} ms; `predict_full`: clean, resample,"
+              f" features, network, head, band) vs {lat['seed_style_ms']} ms seed-style (pandas features, 500 steps, network"
+              f" only); {lat['threads']} torch thread. Target < 50 ms."]
+    if "training" in res:
+        lines += ["", "Training (benchmarks/scale_train.py): `" + json.dumps(res["training"]) + "`"]
+    return "\n".join(lines) + "\n"
+
+
+def write_results(res: dict[str, Any], path: Path = REPO / "benchmarks" / "RESULTS.md") -> None:
+    """Replace (or append) the "## Scale" section of RESULTS.md, up to the next "## " heading."""
+    import re
+
+    text = path.read_text() if path.exists() else "# Benchmark results\n"
+    body = render(res)
+    m = re.search(r"^## Scale[ \t]*$", text, flags=re.M)
+    if m is None:
+        text = text.rstrip("\n") + "\n\n" + body
+    else:
+        nxt = re.search(r"^## ", text[m.end():], flags=re.M)
+        end = m.end() + nxt.start() if nxt else len(text)
+        text = text[:m.start()] + body + ("\n" + text[end:] if nxt else "")
+    path.write_text(text)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="10000,50000,250000")
@@ -239,7 +302,11 @@ def main() -> None:
     ap.add_argument("--predict-max", type=int, default=10000, help="batch-predict sizes up to this")
     ap.add_argument("--work", type=Path, default=Path("/tmp/sub3-scale"))
     ap.add_argument("--json-out", type=Path, default=REPO / "benchmarks" / "scale.json")
+    ap.add_argument("--render", type=Path, help="only write RESULTS.md's Scale section from this result JSON")
     a = ap.parse_args()
+    if a.render:
+        write_results(json.loads(a.render.read_text()))
+        return
     if a.quick:
         a.sizes, a.seed_n = "300,1200", 200
     sizes = [int(s) for s in a.sizes.split(",")]
@@ -259,6 +326,8 @@ def main() -> None:
         r = subprocess.run(PY + [str(train), "--data", str(ds)], env=_env(), capture_output=True, text=True)
         res["training"] = json.loads(r.stdout.strip().splitlines()[-1]) if r.returncode == 0 and r.stdout.strip() else {"error": r.stderr[-500:]}
     a.json_out.write_text(json.dumps(res, indent=1))
+    if not a.quick:
+        write_results(res)
     print(json.dumps(res, indent=1))
 
 
