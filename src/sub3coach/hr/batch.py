@@ -6,7 +6,8 @@ and written as its own Parquet file in ``OUT/`` (temp name, then renamed), so:
 
 * memory is one part per worker (a dataset shard is read row group by row group; a corpus row
   group is at most ``row_group_size`` workouts), whatever the corpus size;
-* all cores are used (``--workers``, default all; one process when there is one part);
+* all cores are used (one process per core, or per part when fewer); with a GPU, one process
+  runs the network on it for dataset input (not tested here: this machine has no GPU);
 * an interrupted run resumes: parts whose output file exists are not predicted again.
 
 The prediction is the single-run code path: features from the dataset (identical to
@@ -85,6 +86,13 @@ def _grid_workout(p: Any) -> Any:
                    source=p.meta.get("source"))
 
 
+def _device() -> str:
+    """``cuda`` when torch sees a GPU (then one process feeds it), else ``cpu``."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 def _pairs(part: list[Any], lm: Any) -> Iterator[tuple[str, np.ndarray, Any, np.ndarray]]:
     """(workout id, times, HRPrediction, measured HR) for every workout of a part."""
     from sub3coach.hr.predict import _finish, predict_arrays, predict_many
@@ -107,7 +115,9 @@ def _pairs(part: list[Any], lm: Any) -> Iterator[tuple[str, np.ndarray, Any, np.
             buf.extend(decode_table(pf.read_row_group(g), names, lm.spec.names))
         if buf and (len(buf) >= CHUNK or g == pf.metadata.num_row_groups):
             xs = [lm.normaliser.transform(p.x) for p in buf]
-            for p, grid_bpm in zip(buf, predict_arrays(lm.module, xs, max_steps=MAX_STEPS)):
+            dev = _device()
+            lm.module.to(dev)
+            for p, grid_bpm in zip(buf, predict_arrays(lm.module, xs, device=dev, max_steps=MAX_STEPS)):
                 pr = _finish(lm, _grid_workout(p), p, grid_bpm)
                 yield p.workout_id, pr.time_s, pr, (p.hr_bpm if p.hr_bpm is not None else np.full(len(p.time_s), np.nan))
             buf = []
@@ -184,7 +194,7 @@ def predict_corpus(input_: str | os.PathLike, out_dir: str | os.PathLike, *, mod
         raise Sub3Error(f"cannot write ({exc.strerror or exc})", str(out)) from exc
     mpath = None if model is None else str(model)
     n = rows = done = 0
-    nw = max(1, min(workers or os.cpu_count() or 1, len(parts)))
+    nw = max(1, min(workers or os.cpu_count() or 1, len(parts))) if _device() == "cpu" else 1
     for k, r in _run(parts, mpath, str(out), nw):
         n, rows, done = n + k, rows + r, done + 1
         if on_progress is not None:
