@@ -240,3 +240,13 @@ def test_library_input(tmp_path):
     got = list(iter_prepared(ds.all_shards()))
     assert len(got) == m["counts"]["workouts"] == report.imported
     assert {p.meta["runner_id"] for p in got} == {"carol"}
+
+
+def test_cli_input_without_any_run_is_one_line_error(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("garbage\n{'a': 1\n", encoding="utf-8")
+    r = subprocess.run([sys.executable, "-m", "sub3coach.cli", "data", "shard", str(bad), "--out", str(tmp_path / "ds")],
+                       capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO / "src")})
+    assert r.returncode == 1
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.startswith("sub3: error: ") and str(bad) in last and "malformed line 2" in last
