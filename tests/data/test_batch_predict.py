@@ -81,7 +81,8 @@ def test_batch_request_detection(tmp_path, dataset, corpus_file):
     assert is_batch_request(str(dataset), tmp_path / "out")
     assert is_batch_request(str(corpus_file), tmp_path / "out")
     assert not is_batch_request(str(corpus_file), tmp_path / "out.parquet")  # the one-file output stays
-    assert not is_batch_request(str(dataset), None)
+    assert is_batch_request(str(dataset), None)  # refused in one line by the command (below)
+    assert not is_batch_request(str(corpus_file), None)
 
 
 def test_cli_batch_and_bad_model(tmp_path, dataset):
@@ -90,6 +91,10 @@ def test_cli_batch_and_bad_model(tmp_path, dataset):
                         "--json"], capture_output=True, text=True, env=env)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["workouts"] == 24
+    for out in ([], ["--out", str(tmp_path / "p.csv")]):
+        r = subprocess.run([sys.executable, "-m", "sub3coach.cli", "hr", "predict", str(dataset), *out],
+                           capture_output=True, text=True, env=env)
+        assert r.returncode == 2 and "predict it into a folder with --out" in r.stderr and r.stderr.count("\n") == 1
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"nope")
     with pytest.raises(Sub3Error, match="bad.pt"):

@@ -51,12 +51,12 @@ MAX_STEPS = 16384
 
 
 def is_batch_request(input_: str, out: Path | None) -> bool:
-    """True for ``predict DATASET --out ...`` or ``predict CORPUS.parquet --out FOLDER/``."""
+    """True for ``predict DATASET ...`` or ``predict CORPUS.parquet --out FOLDER/``."""
     p = Path(input_)
+    if (p / "manifest.json").exists():
+        return True  # a dataset is only predicted in batch (run_cli refuses a missing or file --out)
     if out is None:
         return False
-    if (p / "manifest.json").exists():
-        return True
     is_corpus = p.is_dir() and any(p.glob("*.parquet")) or (p.is_file() and p.suffix.lower() == ".parquet")
     return is_corpus and out.suffix.lower() not in (".csv", ".parquet")
 
@@ -218,7 +218,7 @@ def _run(parts: list[list[Any]], model: str | None, out: str, workers: int) -> I
                 fut.cancel()
 
 
-def run_cli(input_: str, out: Path, model: Path | None, as_json: bool) -> None:
+def run_cli(input_: str, out: Path | None, model: Path | None, as_json: bool) -> None:
     """``sub3 hr predict INPUT --out OUT/`` in batch mode: progress bar, one-line errors, summary."""
     import time
 
@@ -227,6 +227,8 @@ def run_cli(input_: str, out: Path, model: Path | None, as_json: bool) -> None:
 
     from sub3coach.cli_common import console, err_console, fail, print_json
 
+    if out is None or out.suffix.lower() in (".csv", ".parquet"):
+        raise fail(f"{input_} is a dataset: predict it into a folder with --out OUT/", 2)
     t0 = time.perf_counter()
     try:
         with Progress(TextColumn("predicting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
