@@ -62,7 +62,7 @@ def eval_free_bike(line: str) -> str:
     return line.replace("'sport': 'run'", "'sport': 'bike'").replace("'id': ", "'id': 9", 1)
 
 
-def one_row(ds_root: Path) -> list[Path]:
+def shard_files(ds_root: Path) -> list[Path]:
     """All shard files of a dataset folder, sorted."""
     return sorted(ds_root.rglob("part-*.parquet"))
 

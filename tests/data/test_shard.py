@@ -22,7 +22,7 @@ from sub3coach.hr.data import iter_workouts, runner_id
 from sub3coach.io.corpus import iter_corpus, write_corpus
 from sub3coach.io.write import write_gpx, write_tcx
 from tests.conftest import shared_path
-from tests.data.conftest import np_equal, one_row, synth_runs
+from tests.data.conftest import np_equal, shard_files, synth_runs
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -97,7 +97,7 @@ def test_runner_disjoint_split(tmp_path, corpus_file, json_file):
 def test_shard_size_cap(tmp_path, corpus_file):
     out = tmp_path / "ds"
     m = shard([corpus_file], out, opts=ShardOptions(shard_mb=0.15, val_frac=0.0, test_frac=0.0), workers=1)
-    files = one_row(out)
+    files = shard_files(out)
     assert len(files) >= 3
     assert all(f.stat().st_size <= 0.15 * 2**20 for f in files)
     assert sum(pq.ParquetFile(f).metadata.num_rows for f in files) == m["counts"]["workouts"] == 24
@@ -113,7 +113,7 @@ def test_idempotent_and_deterministic_across_workers(tmp_path, corpus_file, json
     assert {f: (f.stat().st_mtime_ns, f.read_bytes()) for f in a.rglob("*") if f.is_file()} == before
     # a pool of 2 processes writes the same bytes
     shard([corpus_file, json_file], b, opts=opts, workers=2)
-    fa, fb = one_row(a), one_row(b)
+    fa, fb = shard_files(a), shard_files(b)
     assert [f.relative_to(a) for f in fa] == [f.relative_to(b) for f in fb]
     assert all(x.read_bytes() == y.read_bytes() for x, y in zip(fa, fb))
     # other options (or inputs) into the same folder are refused, in one line
@@ -180,7 +180,7 @@ def test_resume_after_kill(tmp_path):
     assert json.loads((killed / PROGRESS).read_text())["status"] == "complete"
     fresh = tmp_path / "fresh"
     shard([corpus], fresh, opts=ShardOptions(shard_mb=0.12), workers=1)
-    fk, ff = one_row(killed), one_row(fresh)
+    fk, ff = shard_files(killed), shard_files(fresh)
     assert [f.relative_to(killed) for f in fk] == [f.relative_to(fresh) for f in ff]
     assert all(x.read_bytes() == y.read_bytes() for x, y in zip(fk, ff))
     mk, mf = (json.loads((d / "manifest.json").read_text()) for d in (killed, fresh))
