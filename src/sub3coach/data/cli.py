@@ -65,8 +65,11 @@ def shard_cmd(
         raise typer.Exit(130) from None
     secs = time.perf_counter() - t0
     c = m["counts"]
+    if c["workouts"] == 0:
+        why = ", ".join(f"{k} {v}" for k, v in c["skipped"].items()) or "no workouts read"
+        raise fail(f"{' '.join(map(str, inputs))}: no usable run in the input ({why})")
     result: dict[str, Any] = {
-        "out": str(out), "done": m["done"], "workouts": c["workouts"], "runners": c["runners"], "samples": c["samples"],
+        "out": str(out), "done": m["done"], "resumed_from_unit": m.get("resumed_from_unit"), "workouts": c["workouts"], "runners": c["runners"], "samples": c["samples"],
         "skipped": c["skipped"], "splits": {s: {k: v[k] for k in ("workouts", "n_runners")} | {"shards": len(v["shards"])}
                                             for s, v in m["splits"].items()},
         "feature_spec_hash": m["feature_spec_hash"], "seconds": round(secs, 2),
