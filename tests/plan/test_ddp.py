@@ -52,3 +52,11 @@ def test_two_ranks_match_one_process(tmp_path: Path) -> None:
         assert torch.allclose(sa[k].float(), sb[k].float(), rtol=2e-3, atol=1e-4), k
     m = load_plan_model(tmp_path / "two.pt")
     assert m.meta["world_size"] == 2 and two["metrics"]["pace_mae_s_per_km"] > 0
+
+
+def test_entry_point_error_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from sub3coach.plan.train import main
+
+    assert main(["--data", str(tmp_path / "missing"), "--out", str(tmp_path / "p.pt")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("sub3: error:") and len(err.splitlines()) == 1
