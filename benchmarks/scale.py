@@ -256,10 +256,12 @@ def render(res: dict[str, Any]) -> str:
         pr = r.get("predict", {}).get("workouts_per_s")
         lines.append(
             f"| {r['size']:,} | {sh['runners']:,} | {sh['workouts_per_s']} | {sh['peak_rss_mb']['main']} / "
-            f"{sh['peak_rss_mb']['largest_worker']} | {r['dataset_mb']:,} | {pr if pr is not None else 'not run'} | "
+            f"{sh['peak_rss_mb']['largest_worker']} | {r['dataset_mb']:,} | {pr if pr is not None else 'not run (--predict-max)'} | "
             f"{sd['featurise_wps']} ({sd['n']:,}) | {sd['predict_wps']} | {sd['peak_rss_mb']} ({sd['n']:,}) | "
             f"{sh['workouts_per_s'] / sd['featurise_wps']:.2f}x | "
             + (f"{pr / sd['predict_wps']:.2f}x |" if pr else "- |"))
+    if res.get("note"):
+        lines += ["", "Note: " + res["note"]]
     first, last = res["sizes"][0], res["sizes"][-1]
     if len(res["sizes"]) > 1:
         g = last["shard"]["peak_rss_mb"]["main"] / first["shard"]["peak_rss_mb"]["main"]
@@ -267,6 +269,11 @@ def render(res: dict[str, Any]) -> str:
                   f" shard peak RSS x{g:.2f} (main), x{last['shard']['peak_rss_mb']['largest_worker'] / first['shard']['peak_rss_mb']['largest_worker']:.2f}"
                   f" (worker); shard time x{last['shard']['seconds'] / first['shard']['seconds']:.2f}"
                   f" (linear would be x{last['size'] / first['size']:.0f})."]
+    sd = last["seed_style"]
+    lines += ["", f"The seed-style pipeline holds every featurised workout (and the corpus it read) in memory: peak RSS"
+              f" {sd['peak_rss_mb']} MB for {sd['n']:,} workouts, growing with the number of workouts, so it was run on"
+              f" {sd['n']:,} workouts per size, not on the whole corpus; its rates are per process (ours use"
+              f" {res.get('workers', 'all')} worker processes and include reading, cleaning and writing)."]
     lines += ["", f"**Single-run latency** after the model is loaded, a 1-hour run ({lat['samples']:,} samples at 1 s),"
               f" median of 30: **{lat['ours_ms']} ms** (p90 {lat['ours_p90_ms']} ms; `predict_full`: clean, resample,"
               f" features, network, head, band) vs {lat['seed_style_ms']} ms seed-style (pandas features, 500 steps, network"
@@ -315,7 +322,7 @@ def main() -> None:
                            "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
                            "command": "PYTHONPATH=src python benchmarks/scale.py " + " ".join(sys.argv[1:]),
                            "corpora": "synthetic replicas of runs-dev (perturbed speed/altitude, new runner ids): cost, not accuracy",
-                           "latency_1h_run": _sub("--latency"), "sizes": []}
+                           "workers": a.workers, "latency_1h_run": _sub("--latency"), "sizes": []}
     print(json.dumps(res["latency_1h_run"]), file=sys.stderr, flush=True)
     for n in sizes:
         res["sizes"].append(run_size(n, a.work, a))

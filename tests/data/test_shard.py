@@ -173,10 +173,15 @@ def test_resume_after_kill(tmp_path):
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert not (killed / "manifest.json").exists(), "the run finished before it could be killed"
+    journal = json.loads(prog.read_text())
+    on_disk = {f: f.stat().st_mtime_ns for s, k in journal["next_part"].items()
+               for f in (killed / f"split={s}").glob("part-*.parquet") if int(f.stem[5:]) < k}
+    assert on_disk, "the journal names shards already written"
     r = subprocess.run(cmd + ["--out", str(killed), "--json"], env=env, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     res = json.loads(r.stdout)
-    assert res["done"] == "resumed" and res["resumed_from_unit"] > 0  # the work on disk was not redone
+    assert res["done"] == "resumed"
+    assert {f: f.stat().st_mtime_ns for f in on_disk} == on_disk  # shards on disk were not written again
     assert json.loads((killed / PROGRESS).read_text())["status"] == "complete"
     fresh = tmp_path / "fresh"
     shard([corpus], fresh, opts=ShardOptions(shard_mb=0.12), workers=1)

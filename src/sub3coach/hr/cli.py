@@ -272,7 +272,7 @@ def _load_input(input_: str, library: Path | None) -> tuple[str, Any]:
 def predict_cmd(
     input_: Annotated[Optional[str], typer.Argument(metavar="INPUT", help="Workout file (FIT/GPX/TCX), library run id, or corpus Parquet.")] = None,
     model: ModelOpt = None,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write predictions: FILE.csv or FILE.parquet (workout_id, timestamp, hr_pred, hr_lo, hr_hi).")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write predictions: FILE.csv or FILE.parquet (workout_id, timestamp, hr_pred, hr_lo, hr_hi); a FOLDER/ for a dataset or corpus (sharded, all cores).")] = None,
     plot: Annotated[Optional[Path], typer.Option("--plot", help="Draw the predicted curve with its band (PNG/SVG/PDF); single workout or course.")] = None,
     course: Annotated[Optional[Path], typer.Option("--course", help="A route (GPX/FIT/TCX) to predict for a run not yet done.")] = None,
     pace: Annotated[Optional[str], typer.Option("--pace", help="Planned pace for --course, m:ss per km (e.g. 4:15).")] = None,
