@@ -273,6 +273,46 @@ def pace_mae(model: PlanModel, ex: Examples) -> float:
     return float(np.mean(np.abs(model.predict_pace(ex) - ex.target_pace)))
 
 
+@dataclass
+class _Steps:
+    """What one training pass needs: the module (and its DDP wrapper), optimiser, EMA, rank."""
+
+    model: PlanModel
+    ddp: nn.Module
+    opt: torch.optim.Optimizer
+    ema: Any
+    d: Dist
+
+    def epoch(self, train: Examples, perm: np.ndarray, batch_size: int, advance: Callable[[], None]) -> float:
+        """One pass over ``train`` in global batches of ``perm``; mean loss per example over all ranks."""
+        module, d = self.model.module, self.d
+        module.train()
+        total = 0.0
+        for b in range(max(1, math.ceil(len(train) / batch_size))):
+            idx = perm[b * batch_size:(b + 1) * batch_size]
+            mine, weight = _rank_share(idx, d)
+            part = train.subset(mine)
+            # DDP averages gradients over ranks: times world, the update is that of the global batch
+            loss = _loss(self.ddp(to_inputs(part, self.model.norm)), part, len(idx)) * (weight * d.world)
+            self.opt.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(module.parameters(), 1.0)
+            self.opt.step()
+            if self.ema is not None:
+                self.ema.update_parameters(module)
+            total += loss.item() * len(idx) / d.world
+            advance()
+        return float(d.all_sum([total])[0]) / max(len(train), 1)
+
+    def validate(self, val: Examples | None) -> tuple[float, dict[str, Any] | None]:
+        """Validation pace MAE of the EMA weights (loaded; the live ones returned to restore)."""
+        live = None
+        if self.ema is not None:  # validate (and maybe keep) the averaged weights
+            live = copy.deepcopy(self.model.module.state_dict())
+            self.model.module.load_state_dict(self.ema.module.state_dict())
+        return (pace_mae(self.model, val) if val is not None and len(val) else float("nan")), live
+
+
 def fit(
     model: PlanModel,
     train: Examples,
@@ -302,59 +342,35 @@ def fit(
     and every global batch of ``batch_size`` examples is shared out by rank (:func:`_rank_share`);
     every rank holds all examples and validates all of them (the same weights, hence the same
     early-stopping decision everywhere, with no communication)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     d = dist or current("cpu")
     module = model.module
-    ddp = wrap_ddp(module, d)
-    opt = torch.optim.AdamW(module.parameters(), lr=lr, weight_decay=weight_decay)
     ema = torch.optim.swa_utils.AveragedModel(module, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(ema_decay)) \
         if ema_decay else None
+    steps = _Steps(model, wrap_ddp(module, d), torch.optim.AdamW(module.parameters(), lr=lr, weight_decay=weight_decay), ema, d)
     best = (math.inf, copy.deepcopy(module.state_dict()))
     hist: list[dict[str, float]] = []
     bad = 0
     n_batches = max(1, math.ceil(len(train) / batch_size))
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   disable=not (progress and d.is_main), transient=True) as bar:
         task = bar.add_task("epoch 1", total=n_batches)
         for epoch in range(1, epochs + 1):
             t0 = time.perf_counter()
-            module.train()
-            perm = rng.permutation(len(train))  # the same global order on every rank
-            total = 0.0
             bar.reset(task, total=n_batches, description=f"epoch {epoch}/{epochs}")
-            for b in range(n_batches):
-                idx = perm[b * batch_size:(b + 1) * batch_size]
-                mine, weight = _rank_share(idx, d)
-                part = train.subset(mine)
-                # DDP averages gradients over ranks: times world, the update is that of the global batch
-                loss = _loss(ddp(to_inputs(part, model.norm)), part, len(idx)) * (weight * d.world)
-                opt.zero_grad()
-                loss.backward()
-                nn.utils.clip_grad_norm_(module.parameters(), 1.0)
-                opt.step()
-                if ema is not None:
-                    ema.update_parameters(module)
-                total += loss.item() * len(idx) / d.world
-                bar.advance(task)
-            total = float(d.all_sum([total])[0])
-            live = None
-            if ema is not None:  # validate (and maybe keep) the averaged weights
-                live = copy.deepcopy(module.state_dict())
-                module.load_state_dict(ema.module.state_dict())
-            val_mae = pace_mae(model, val) if val is not None and len(val) else float("nan")
-            rec = {"epoch": epoch, "train_loss": total / max(len(train), 1), "val_pace_mae": val_mae,
-                   "seconds": time.perf_counter() - t0}
+            train_loss = steps.epoch(train, rng.permutation(len(train)), batch_size, lambda: bar.advance(task))
+            val_mae, live = steps.validate(val)
+            rec = {"epoch": epoch, "train_loss": train_loss, "val_pace_mae": val_mae, "seconds": time.perf_counter() - t0}
             hist.append(rec)
-            log.info("epoch %d: train loss %.4f, val pace MAE %.2f s/km (%.0f s)", epoch, rec["train_loss"], val_mae, rec["seconds"])
+            log.info("epoch %d: train loss %.4f, val pace MAE %.2f s/km (%.0f s)", epoch, train_loss, val_mae, rec["seconds"])
             if on_epoch:
                 on_epoch(rec)
-            score = val_mae if math.isfinite(val_mae) else rec["train_loss"]
+            score = val_mae if math.isfinite(val_mae) else train_loss
             if score < best[0]:
-                best = (score, copy.deepcopy(module.state_dict()))
-                bad = 0
+                best, bad = (score, copy.deepcopy(module.state_dict())), 0
             else:
                 bad += 1
                 if val is not None and len(val) and bad >= patience:
