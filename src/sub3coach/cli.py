@@ -509,6 +509,9 @@ def _mount_subapps() -> None:
     app.command("load")(load_cmd)
     app.add_typer(hr_app, name="hr", help="Heart-rate model: predict, train, evaluate.")
     app.add_typer(plan_app, name="plan", help="Next workout, week plan, race prediction.")
+    from sub3coach.data.cli import data_app
+
+    app.add_typer(data_app, name="data", help="Big corpora: runner-sharded Parquet datasets (sub3 data shard).")
 
 
 _mount_subapps()

@@ -540,27 +540,37 @@ class Normaliser:
     @classmethod
     def fit(cls, xs: Iterable[np.ndarray], names: Sequence[str], masks: Iterable[np.ndarray] | None = None) -> "Normaliser":
         """Fit on raw feature matrices (T_i, F); optional per-matrix bool masks choose rows."""
-        names = tuple(names)
-        f = len(names)
-        s = np.zeros(f)
-        s2 = np.zeros(f)
-        n = np.zeros(f)
+        return cls.from_moments(names, cls.moments(xs, len(tuple(names)), masks))
+
+    @staticmethod
+    def moments(xs: Iterable[np.ndarray], n_features: int, masks: Iterable[np.ndarray] | None = None) -> np.ndarray:
+        """Sums over finite values: rows ``(sum, sum of squares, count)`` per feature, shape (3, F).
+
+        Moments of several parts add up, so distributed training sums each rank's moments
+        (an all-reduce) and fits one normaliser with :meth:`from_moments`."""
+        out = np.zeros((3, n_features))
         mlist = list(masks) if masks is not None else None
         for i, x in enumerate(xs):
             if mlist is not None:
                 x = x[mlist[i]]
             ok = np.isfinite(x)
             xv = np.where(ok, x, 0.0)
-            s += xv.sum(0)
-            s2 += (xv * xv).sum(0)
-            n += ok.sum(0)
+            out[0] += xv.sum(0)
+            out[1] += (xv * xv).sum(0)
+            out[2] += ok.sum(0)
+        return out
+
+    @classmethod
+    def from_moments(cls, names: Sequence[str], m: np.ndarray) -> "Normaliser":
+        """The normaliser of summed :meth:`moments` ``m`` (3, F)."""
+        s, s2, n = m
         nn = np.maximum(n, 1)
         mean = s / nn
         var = np.maximum(s2 / nn - mean * mean, 0.0)
         std = np.sqrt(var)
         std = np.where(std < 1e-6, 1.0, std)
         mean = np.where(n > 0, mean, 0.0)
-        return cls(names=names, mean=mean, std=std)
+        return cls(names=tuple(names), mean=mean, std=std)
 
     def transform(self, x: np.ndarray) -> np.ndarray:
         """Standardise ``x`` (T, F) -> float32 (T, F); NaN -> 0."""

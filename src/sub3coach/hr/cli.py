@@ -41,7 +41,7 @@ def _fmt(x: Any, nd: int = 1) -> str:
 # ---------------------------------------------------------------------------------------------
 @hr_app.command("train")
 def train_cmd(
-    data: Annotated[Path, typer.Option("--data", help="Corpus Parquet, Endomondo JSON, or library (.duckdb) with HR.")],
+    data: Annotated[Path, typer.Option("--data", help="Dataset folder (sub3 data shard), corpus Parquet, Endomondo JSON, or library (.duckdb) with HR.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the model artifact (.pt).")],
     arch: Annotated[str, typer.Option("--arch", help="hrnet (default model), seed-lstm (SUB3_V2), linear or mean.")] = "hrnet",
     epochs: Annotated[int, typer.Option("--epochs", min=0, help="Maximum epochs (early stopping may end sooner).")] = 15,
@@ -104,6 +104,8 @@ def train_cmd(
         _print_json(report)
         return
     t = report["test"]
+    if "grid_mae_bpm" in t:  # a dataset folder: grid-step MAE of the network (see sub3coach.hr.ddp)
+        t = {**t, "mae_bpm": t["grid_mae_bpm"]}
     console.print(f"saved {report['model']} ({report['arch']}, {report['parameters']:,} parameters, best epoch {report['best_epoch']})", highlight=False)
     console.print(
         f"held-out runners ({report['split']['test']}): MAE {_fmt(t.get('mae_bpm'), 2)} BPM, RMSE {_fmt(t.get('rmse_bpm'), 2)} BPM, "
@@ -270,7 +272,7 @@ def _load_input(input_: str, library: Path | None) -> tuple[str, Any]:
 def predict_cmd(
     input_: Annotated[Optional[str], typer.Argument(metavar="INPUT", help="Workout file (FIT/GPX/TCX), library run id, or corpus Parquet.")] = None,
     model: ModelOpt = None,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write predictions: FILE.csv or FILE.parquet (workout_id, timestamp, hr_pred, hr_lo, hr_hi).")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write predictions: FILE.csv or FILE.parquet (workout_id, timestamp, hr_pred, hr_lo, hr_hi); a FOLDER/ for a dataset or corpus (sharded, all cores).")] = None,
     plot: Annotated[Optional[Path], typer.Option("--plot", help="Draw the predicted curve with its band (PNG/SVG/PDF); single workout or course.")] = None,
     course: Annotated[Optional[Path], typer.Option("--course", help="A route (GPX/FIT/TCX) to predict for a run not yet done.")] = None,
     pace: Annotated[Optional[str], typer.Option("--pace", help="Planned pace for --course, m:ss per km (e.g. 4:15).")] = None,
@@ -296,7 +298,12 @@ def predict_cmd(
       sub3 hr predict --course route.gpx --pace 4:15 --max-hr 185
       sub3 hr predict --course route.gpx --pace-plan plan.csv
       sub3 hr predict runs.parquet --out hr.parquet
+      sub3 hr predict ds/ --out preds/        (a dataset of sub3 data shard, or a corpus, to a folder)
     """
+    from sub3coach.hr.batch import is_batch_request, run_cli
+
+    if input_ is not None and course is None and is_batch_request(input_, out):
+        return run_cli(input_, out, model, as_json)  # type: ignore[arg-type]
     from sub3coach.hr.artifact import load_model
     from sub3coach.hr.cli_personal import resolve_personal
 

@@ -12,7 +12,10 @@
 * after every epoch the model predicts the validation runs whole (as inference does) and early
   stopping keeps the weights with the best validation MAE;
 * a checkpoint is written after each epoch and ``resume=True`` continues from it;
-* seeds are fixed (torch, numpy); a GPU is used when present.
+* seeds are fixed (torch, numpy); a GPU is used when present;
+* the same code runs on one process or many under ``torchrun`` (DistributedDataParallel; the
+  SGD loop is :mod:`sub3coach.hr.sgd`, the entry point and dataset folders :mod:`sub3coach.hr.ddp`):
+  ``torchrun --standalone --nproc_per_node=2 -m sub3coach.hr.train --data ds/ --out m.pt``.
 
 Mean and linear baselines are fitted in closed form (least squares) on the same data.
 """
@@ -34,8 +37,12 @@ import torch
 from sub3coach.errors import ModelError, Sub3Error
 from sub3coach.features import DEFAULT_FEATURES, DEFAULT_STEP_S, SUB3_V2_FEATURES, FeatureSpec, Normaliser, Prepared
 from sub3coach.hr.artifact import LoadedModel, save_model
+from sub3coach.hr.distributed import Dist, current, resolve_device  # noqa: F401  (resolve_device re-exported)
 from sub3coach.hr.models import ARCHITECTURES, LinearConfig, MeanConfig, ModelConfig, RNNConfig, build_model, n_parameters
 from sub3coach.hr.predict import predict_arrays
+from sub3coach.hr.sgd import (  # noqa: F401  (make_windows, masked_mse re-exported)
+    RankData, dist_mae, make_windows, masked_mse, read_checkpoint, run_sgd, seed_everything,
+)
 from sub3coach.workout import Workout
 
 log = logging.getLogger(__name__)
@@ -58,7 +65,7 @@ class TrainConfig:
         features: feature names (None: the architecture's default set).
         step_s: grid step, seconds. hidden/layers/dropout: recurrent size (None: default).
         epochs: maximum epochs; patience: epochs without validation improvement before stopping.
-        batch_size: windows per batch; lr: Adam learning rate, multiplied by ``lr_decay`` after
+        batch_size: windows per optimiser step (the global batch over all ranks); lr: Adam learning rate, multiplied by ``lr_decay`` after
         each epoch without validation progress; weight_decay: Adam L2.
         window_steps / burn_in_steps: training window and masked warm-up, grid steps.
         max_windows_per_epoch: subsample windows each epoch (None: all).
@@ -118,78 +125,76 @@ class TrainConfig:
         return d
 
 
-def resolve_device(name: str | None) -> torch.device:
-    """``name`` or the first CUDA GPU when present, else CPU."""
-    if name:
-        return torch.device(name)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+def runner_centred(items: Sequence[Prepared], ys: list[np.ndarray], ms: list[np.ndarray],
+                   gather: Callable[[Any], list[Any]] = lambda o: [o]) -> list[np.ndarray]:
+    """Targets with each runner's mean HR moved to the mean over all runners (BPM).
 
-
-def seed_everything(seed: int) -> None:
-    """Fix the torch (CPU and CUDA) and numpy global seeds."""
-    torch.manual_seed(seed)
-    np.random.seed(seed % (2**32))
-    if torch.cuda.is_available():
-        torch.cuda.manual_seed_all(seed)
-
-
-@dataclass
-class _Window:
-    item: int
-    start: int
-    stop: int
-    score_from: int  # first step (relative to start) that counts in the loss
-
-
-def make_windows(lengths: Sequence[int], window: int, burn_in: int) -> list[_Window]:
-    """Cut sequences into training windows of at most ``window`` steps.
-
-    Consecutive windows overlap by ``burn_in`` steps; in every window but the first of a run,
-    those first ``burn_in`` steps only warm the state up (not scored), so every step is scored
-    exactly once."""
-    out: list[_Window] = []
-    stride = max(window - burn_in, 1)
-    for i, n in enumerate(lengths):
-        if n <= 0:
-            continue
-        start = 0
-        while True:
-            stop = min(start + window, n)
-            out.append(_Window(i, start, stop, 0 if start == 0 else burn_in))
-            if stop >= n:
-                break
-            start += stride
-    return out
-
-
-def runner_centred(items: Sequence[Prepared], ys: list[np.ndarray], ms: list[np.ndarray]) -> list[np.ndarray]:
-    """Targets with each runner's mean HR moved to the mean over all runners (BPM)."""
+    ``gather`` collects every rank's per-runner sums (:meth:`Dist.all_gather`; a runner's runs
+    may lie on several ranks), so each rank shifts by the means over the whole training set."""
     from sub3coach.hr.data import runner_id
 
-    sums: dict[str, list[float]] = {}
+    local: dict[str, list[float]] = {}
     for p, y, m in zip(items, ys, ms):
-        acc = sums.setdefault(runner_id(p.user_id, p.workout_id), [0.0, 0.0])
+        acc = local.setdefault(runner_id(p.user_id, p.workout_id), [0.0, 0.0])
         acc[0] += float(y[m].sum())
         acc[1] += float(m.sum())
+    sums: dict[str, list[float]] = {}
+    for part in gather(local):
+        for u, (a, n) in part.items():
+            acc = sums.setdefault(u, [0.0, 0.0])
+            acc[0] += a
+            acc[1] += n
     means = {u: a / max(n, 1.0) for u, (a, n) in sums.items()}
     overall = float(np.mean([v for u, v in means.items() if sums[u][1] > 0])) if means else 0.0
     return [(y + (overall - means[runner_id(p.user_id, p.workout_id)])).astype(np.float32) for p, y in zip(items, ys)]
 
 
-def masked_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, scale: float) -> torch.Tensor:
-    """Mean squared error over ``mask`` of ``(pred - target) / scale``; all (B, T)."""
-    d = torch.where(mask, (pred - target) / scale, torch.zeros_like(pred))  # (B, T)
-    return d.pow(2).sum() / mask.sum().clamp(min=1)
+def targets(items: Sequence[Prepared]) -> list[np.ndarray]:
+    """HR targets (BPM, float32), 0 where unknown (masked)."""
+    return [np.nan_to_num(p.hr_bpm, nan=0.0).astype(np.float32) if p.hr_bpm is not None
+            else np.zeros(len(p.time_s), np.float32) for p in items]
+
+
+@dataclass
+class TrainStats:
+    """What is fitted on the training runners of all ranks before SGD starts (identical on
+    every rank): the normaliser, the HR centre/scale (BPM) of the output layer, the data summary."""
+
+    normaliser: Normaliser
+    center: float
+    scale: float
+    summary: dict[str, Any]
+
+
+def fit_stats(train: Sequence[Prepared], val: Sequence[Prepared], names: Sequence[str], d: Dist) -> TrainStats:
+    """Normaliser and HR statistics from every rank's training runs (moments all-reduced).
+
+    Raises:
+        Sub3Error: no training run or no valid heart rate on any rank."""
+    norm = Normaliser.from_moments(names, d.all_sum(Normaliser.moments([p.x for p in train], len(names), [p.observed for p in train])))
+    hr = [p.hr_bpm[p.mask] for p in train if p.hr_bpm is not None]
+    s, s2, n, n_train, n_val = (float(v) for v in d.all_sum([sum(float(h.sum()) for h in hr), sum(float((h * h).sum()) for h in hr),
+                                                          sum(h.size for h in hr), len(train), len(val)]))
+    if n_train == 0:
+        raise Sub3Error("no usable training workouts (each needs speed/distance/GPS and heart rate)")
+    if n == 0:
+        raise Sub3Error("training workouts hold no valid heart rate")
+    mean = s / n
+    std = math.sqrt(max(s2 / n - mean * mean, 0.0))
+    runners = d.all_gather(({str(p.user_id) for p in train}, {str(p.user_id) for p in val}))
+    summary = {
+        "train_workouts": int(n_train),
+        "train_runners": len(set().union(*(r[0] for r in runners))),
+        "train_valid_steps": int(n),
+        "val_workouts": int(n_val),
+        "val_runners": len(set().union(*(r[1] for r in runners))),
+        "train_hr_mean_bpm": round(mean, 2),
+        "train_hr_std_bpm": round(std, 2),
+    }
+    return TrainStats(norm, float(np.round(mean, 1)), float(max(np.round(std, 1), 5.0)), summary)
 
 
 Callback = Callable[[str, dict[str, Any]], None]
-
-#: Settings that may change between an interrupted run and its resumption.
-_RESUMABLE_CHANGES = ("epochs", "patience", "device", "threads")
-
-
-def _resume_key(d: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in d.items() if k not in _RESUMABLE_CHANGES}
 
 
 class HRModel:
@@ -247,57 +252,49 @@ class HRModel:
         train: Sequence[Prepared],
         val: Sequence[Prepared] = (),
         *,
+        keys: Sequence[tuple[int, int]] | None = None,
+        dist: Dist | None = None,
         checkpoint_dir: str | os.PathLike | None = None,
         resume: bool = False,
         callback: Callback | None = None,
     ) -> "HRModel":
-        """Fit on already featurised workouts (columns in ``self.spec.names`` order)."""
+        """Fit on already featurised workouts (columns in ``self.spec.names`` order).
+
+        Under torchrun (``dist`` with several ranks, see :mod:`sub3coach.hr.distributed`),
+        ``train`` and ``val`` are this rank's runs and ``keys`` their world-size-independent
+        keys (default ``(0, i)``: the position in ``train``); statistics, early stopping and the
+        data order are global (:mod:`sub3coach.hr.sgd`). The personal head is fitted on rank 0's
+        runs only."""
         cfg = self.config
-        if not train:
-            raise Sub3Error("no usable training workouts (each needs speed/distance/GPS and heart rate)")
+        d = dist or current(cfg.device)
         seed_everything(cfg.seed)
-        device = resolve_device(cfg.device)
-        if device.type == "cpu":
+        if d.device.type == "cpu":
             torch.set_num_threads(max(1, cfg.threads))
-        self.normaliser = Normaliser.fit([p.x for p in train], self.spec.names, [p.observed for p in train])
+        ckpt = Path(checkpoint_dir) / "checkpoint.pt" if checkpoint_dir else None
+        resumed = read_checkpoint(ckpt, cfg.to_dict(), d.device) if resume and cfg.arch not in ("mean", "linear") else None
+        stats = fit_stats(train, val, self.spec.names, d)
+        if resumed and "normaliser" in resumed:  # the normaliser the checkpoint was trained with
+            stats.normaliser = Normaliser.from_dict(resumed["normaliser"])
+            stats.center, stats.scale = float(resumed["hr_center"]), float(resumed["hr_scale"])
+        self.normaliser, self.data_summary = stats.normaliser, stats.summary
         xs = [self.normaliser.transform(p.x) for p in train]
-        ys = [np.nan_to_num(p.hr_bpm, nan=0.0).astype(np.float32) if p.hr_bpm is not None else np.zeros(len(p.time_s), np.float32) for p in train]
-        ms = [p.mask for p in train]
+        ys, ms = targets(train), [p.mask for p in train]
         if cfg.center_runners:
-            ys = runner_centred(train, ys, ms)
+            ys = runner_centred(train, ys, ms, d.all_gather)
         vx = [self.normaliser.transform(p.x) for p in val]
-        hr_all = np.concatenate([p.hr_bpm[p.mask] for p in train if p.hr_bpm is not None])
-        if hr_all.size == 0:
-            raise Sub3Error("training workouts hold no valid heart rate")
-        center = float(np.round(hr_all.mean(), 1))
-        scale = float(max(np.round(hr_all.std(), 1), 5.0))
-        self.data_summary = {
-            "train_workouts": len(train),
-            "train_runners": len({str(p.user_id) for p in train}),
-            "train_valid_steps": int(sum(m.sum() for m in ms)),
-            "val_workouts": len(val),
-            "val_runners": len({str(p.user_id) for p in val}),
-            "train_hr_mean_bpm": round(float(hr_all.mean()), 2),
-            "train_hr_std_bpm": round(float(hr_all.std()), 2),
-        }
-        mcfg = self._model_config(center, scale)
-        self.module = build_model(cfg.arch, mcfg).to(device)
-        self.history = []
-        self.best_epoch = None
+        vdata = (vx, targets(val), [p.mask for p in val])
+        self.module = build_model(cfg.arch, self._model_config(stats.center, stats.scale)).to(d.device)
+        self.history, self.best_epoch = [], None
+        data = RankData(xs, ys, ms, list(keys) if keys is not None else [(0, i) for i in range(len(xs))], self.spec.n_features)
         if cfg.arch in ("mean", "linear"):
-            self._fit_closed_form(xs, ys, ms)
-            self.module.to("cpu")
-            rec = {"epoch": 0, "train_mae_bpm": self._mae(xs, ys, ms, device="cpu")}
-            if val:
-                rec["val_mae_bpm"] = self._val_mae(vx, val, "cpu")
-            self.history.append(rec)
-            if callback:
-                callback("epoch", rec)
-            self._fit_head(xs, train, vx, val, callback)
-            return self
-        self._fit_sgd(xs, ys, ms, vx, val, device, checkpoint_dir, resume, callback)
+            self._fit_closed_form(data, vdata, d, callback)
+        else:
+            extra = {"normaliser": stats.normaliser.to_dict(), "hr_center": stats.center, "hr_scale": stats.scale}
+            st = run_sgd(self.module, cfg, data, vdata, d, checkpoint=ckpt, resumed=resumed, extra=extra, callback=callback)
+            self.history, self.best_epoch = st.history, st.best_epoch
         self.module.to("cpu").eval()
-        self._fit_head(xs, train, vx, val, callback)
+        if d.is_main:
+            self._fit_head(xs, train, vx, val, callback)
         return self
 
     def _fit_head(self, xs: list[np.ndarray], train: Sequence[Prepared], vx: list[np.ndarray], val: Sequence[Prepared],
@@ -344,135 +341,30 @@ class HRModel:
         return RNNConfig(n_features=nf, hr_center=center, hr_scale=scale, hidden=int(cfg.hidden or 64),
                          layers=int(cfg.layers or 2), dropout=cfg.dropout, cell="lstm")
 
-    def _fit_closed_form(self, xs: list[np.ndarray], ys: list[np.ndarray], ms: list[np.ndarray]) -> None:
+    def _fit_closed_form(self, data: RankData, vdata: tuple[list, list, list], d: Dist, callback: Callback | None) -> None:
+        """Mean / linear baselines by least squares on sums over all ranks (normal equations)."""
         assert self.module is not None
         mcfg = self.module.cfg  # type: ignore[union-attr]
-        y = np.concatenate([yy[m] for yy, m in zip(ys, ms)]).astype(np.float64)
-        z = (y - mcfg.hr_center) / mcfg.hr_scale
+        cols = list(getattr(mcfg, "columns", []))
+        k = len(cols) + 1
+        a = np.concatenate([np.concatenate([x[m][:, cols], np.ones((int(m.sum()), 1))], axis=1)
+                            for x, m in zip(data.xs, data.ms)] or [np.zeros((0, k))]).astype(np.float64)
+        z = (np.concatenate([y[m] for y, m in zip(data.ys, data.ms)] or [np.zeros(0)]).astype(np.float64) - mcfg.hr_center) / mcfg.hr_scale
+        sums = d.all_sum(np.concatenate([(a.T @ a).ravel(), a.T @ z]))
+        ata, atz = sums[: k * k].reshape(k, k), sums[k * k :]
+        coef, *_ = np.linalg.lstsq(ata, atz, rcond=None)
         with torch.no_grad():
             if self.config.arch == "mean":
-                self.module.bias.fill_(float(z.mean()))  # type: ignore[union-attr]
-                return
-            cols = list(mcfg.columns)
-            x = np.concatenate([xx[m][:, cols] for xx, m in zip(xs, ms)]).astype(np.float64)
-            a = np.concatenate([x, np.ones((x.shape[0], 1))], axis=1)
-            coef, *_ = np.linalg.lstsq(a, z, rcond=None)
-            self.module.lin.weight.copy_(torch.tensor(coef[:-1], dtype=torch.float32).view(1, -1))  # type: ignore[union-attr]
-            self.module.lin.bias.fill_(float(coef[-1]))  # type: ignore[union-attr]
-
-    def _mae(self, xs: list[np.ndarray], ys: list[np.ndarray], ms: list[np.ndarray], device: str | torch.device) -> float:
-        assert self.module is not None
-        preds = predict_arrays(self.module, xs, device=device)
-        err = np.concatenate([np.abs(p - y)[m] for p, y, m in zip(preds, ys, ms)])
-        return float(err.mean()) if err.size else math.nan
-
-    def _val_mae(self, vx: list[np.ndarray], val: Sequence[Prepared], device: str | torch.device) -> float:
-        ys = [np.nan_to_num(p.hr_bpm, nan=0.0) if p.hr_bpm is not None else np.zeros(len(p.time_s)) for p in val]
-        return self._mae(vx, ys, [p.mask for p in val], device)
-
-    def _fit_sgd(self, xs, ys, ms, vx, val, device, checkpoint_dir, resume, callback) -> None:  # noqa: ANN001
-        cfg = self.config
-        module = self.module
-        assert module is not None
-        scale = float(module.cfg.hr_scale)  # type: ignore[union-attr]
-        opt = torch.optim.Adam(module.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-        windows = make_windows([len(x) for x in xs], cfg.window_steps, cfg.burn_in_steps)
-        windows = [w for w in windows if ms[w.item][w.start + w.score_from : w.stop].any()]
-        best_val = math.inf
-        best_state = copy.deepcopy(module.state_dict())
-        bad = 0
-        start_epoch = 1
-        ckpt = Path(checkpoint_dir) / "checkpoint.pt" if checkpoint_dir else None
-        if ckpt is not None and resume and ckpt.exists():
-            st = torch.load(ckpt, map_location=device, weights_only=True)
-            if _resume_key(st.get("train_config") or {}) != _resume_key(cfg.to_dict()):
-                raise ModelError("checkpoint was written with different training settings; remove it or drop --resume", str(ckpt))
-            module.load_state_dict(st["model"])
-            opt.load_state_dict(st["optimizer"])
-            best_state = st["best_model"]
-            best_val = float(st["best_val"])
-            bad = int(st["bad_epochs"])
-            self.history = list(st["history"])
-            self.best_epoch = st.get("best_epoch")
-            start_epoch = int(st["epoch"]) + 1
-            log.info("resumed from %s at epoch %d", ckpt, start_epoch)
-        for epoch in range(start_epoch, cfg.epochs + 1):
-            if bad >= cfg.patience and val:
-                break
-            t0 = time.perf_counter()
-            rng = np.random.default_rng([cfg.seed, epoch])
-            torch.manual_seed(cfg.seed * 100003 + epoch)
-            order = rng.permutation(len(windows))
-            if cfg.max_windows_per_epoch:
-                order = order[: cfg.max_windows_per_epoch]
-            batches = self._length_batches([windows[i] for i in order], cfg.batch_size, rng)
-            if callback:
-                callback("epoch_start", {"epoch": epoch, "epochs": cfg.epochs, "batches": len(batches)})
-            module.train()
-            abs_sum = 0.0
-            n_sum = 0
-            for bi, batch in enumerate(batches):
-                t = max(w.stop - w.start for w in batch)
-                xb = np.zeros((len(batch), t, xs[0].shape[1]), np.float32)  # (B, T, F)
-                yb = np.zeros((len(batch), t), np.float32)  # (B, T)
-                mb = np.zeros((len(batch), t), bool)  # (B, T)
-                for j, w in enumerate(batch):
-                    n = w.stop - w.start
-                    xb[j, :n] = xs[w.item][w.start : w.stop]
-                    yb[j, :n] = ys[w.item][w.start : w.stop]
-                    mb[j, w.score_from : n] = ms[w.item][w.start + w.score_from : w.stop]
-                xt, yt, mt = (torch.from_numpy(a).to(device) for a in (xb, yb, mb))
-                pred = module(xt)  # (B, T)
-                loss = masked_mse(pred, yt, mt, scale)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                if cfg.grad_clip:
-                    torch.nn.utils.clip_grad_norm_(module.parameters(), cfg.grad_clip)
-                opt.step()
-                with torch.no_grad():
-                    abs_sum += float(torch.where(mt, (pred - yt).abs(), torch.zeros_like(pred)).sum())
-                    n_sum += int(mt.sum())
-                if callback:
-                    callback("batch", {"epoch": epoch, "batch": bi + 1, "batches": len(batches)})
-            rec: dict[str, Any] = {"epoch": epoch, "train_mae_bpm": abs_sum / max(n_sum, 1)}
-            if val:
-                rec["val_mae_bpm"] = self._val_mae(vx, val, device)
-                if rec["val_mae_bpm"] < best_val - 1e-3:
-                    best_val = rec["val_mae_bpm"]
-                    best_state = copy.deepcopy(module.state_dict())
-                    self.best_epoch = epoch
-                    bad = 0
-                else:
-                    bad += 1
-                    # reduce on plateau: halve the learning rate after an epoch without progress
-                    for group in opt.param_groups:
-                        group["lr"] = max(group["lr"] * cfg.lr_decay, cfg.lr * 0.01)
+                self.module.bias.fill_(float(coef[-1]))  # type: ignore[union-attr]
             else:
-                best_state = copy.deepcopy(module.state_dict())
-                self.best_epoch = epoch
-            rec["seconds"] = round(time.perf_counter() - t0, 2)
-            self.history.append(rec)
-            if callback:
-                callback("epoch", {**rec, "best_epoch": self.best_epoch, "best_val_mae_bpm": best_val if val else None})
-            if ckpt is not None:
-                ckpt.parent.mkdir(parents=True, exist_ok=True)
-                tmp = ckpt.with_name(ckpt.name + ".tmp")
-                torch.save({"epoch": epoch, "model": module.state_dict(), "optimizer": opt.state_dict(),
-                            "best_model": best_state, "best_val": best_val, "bad_epochs": bad, "history": self.history,
-                            "best_epoch": self.best_epoch, "train_config": cfg.to_dict()}, tmp)
-                tmp.replace(ckpt)
-        module.load_state_dict(best_state)
-
-    @staticmethod
-    def _length_batches(ws: list[_Window], bs: int, rng: np.random.Generator) -> list[list[_Window]]:
-        """Batches of windows of similar length (less padding), in random order."""
-        out: list[list[_Window]] = []
-        pool = bs * 32
-        for k in range(0, len(ws), pool):
-            chunk = sorted(ws[k : k + pool], key=lambda w: w.stop - w.start)
-            out.extend(chunk[j : j + bs] for j in range(0, len(chunk), bs))
-        rng.shuffle(out)  # type: ignore[arg-type]
-        return out
+                self.module.lin.weight.copy_(torch.tensor(coef[:-1], dtype=torch.float32).view(1, -1))  # type: ignore[union-attr]
+                self.module.lin.bias.fill_(float(coef[-1]))  # type: ignore[union-attr]
+        rec: dict[str, Any] = {"epoch": 0, "train_mae_bpm": dist_mae(self.module, data.xs, data.ys, data.ms, d)}
+        if d.all_sum([len(vdata[0])])[0] > 0:
+            rec["val_mae_bpm"] = dist_mae(self.module, *vdata, d)
+        self.history.append(rec)
+        if callback:
+            callback("epoch", rec)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -540,15 +432,25 @@ def union_features(archs: Iterable[str]) -> tuple[str, ...]:
 
 
 def train_on_split(cfg: TrainConfig, split: SplitData, *, checkpoint_dir: str | os.PathLike | None = None,
-                   resume: bool = False, callback: Callback | None = None) -> tuple[HRModel, dict[str, Any]]:
+                   resume: bool = False, callback: Callback | None = None,
+                   dist: Dist | None = None) -> tuple[HRModel, dict[str, Any]]:
     """Train ``cfg`` on the split's train part (early stopping on val) and score the test part.
 
-    Returns the fitted model and its test metrics (see :func:`sub3coach.hr.evaluate.evaluate_prepared`)."""
+    Under torchrun each rank trains on its round-robin share of the runs (keys: their index in
+    the split, so the data order does not depend on the world size); rank 0 scores the test part.
+    Returns the fitted model and its test metrics (see :func:`sub3coach.hr.evaluate.evaluate_prepared`;
+    empty on other ranks)."""
+    from sub3coach.hr.distributed import rank_part
     from sub3coach.hr.evaluate import evaluate_prepared
 
+    d = dist or current(cfg.device)
     parts = split.select(cfg.features or ())
+    mine, vmine = rank_part(parts["train"], d), rank_part(parts["val"], d)
     model = HRModel(cfg)
-    model.fit_prepared(parts["train"], parts["val"], checkpoint_dir=checkpoint_dir, resume=resume, callback=callback)
+    model.fit_prepared([p for _, p in mine], [p for _, p in vmine], keys=[(i, 0) for i, _ in mine], dist=d,
+                       checkpoint_dir=checkpoint_dir, resume=resume, callback=callback)
+    if not d.is_main:
+        return model, {}
     result = evaluate_prepared(model.to_loaded(), parts["test"]) if parts["test"] else None
     metrics = result.metrics() if result is not None else {}
     return model, metrics
@@ -562,15 +464,27 @@ def train_from_path(
     checkpoint_dir: str | os.PathLike | None = None,
     resume: bool = False,
     callback: Callback | None = None,
+    dist: Dist | None = None,
 ) -> dict[str, Any]:
     """``sub3 hr train``: split ``data`` by runner, train, score held-out runners, save ``out``.
 
+    ``data`` may also be a dataset folder written by ``sub3 data shard`` (its own split is
+    used, see :func:`sub3coach.hr.ddp.train_from_dataset`). Under torchrun only rank 0 writes
+    the artifact and returns the report (other ranks return ``{}``).
+
     Returns a JSON-safe report (data summary, split, best epoch, test metrics, artifact path)."""
+    from sub3coach.hr.ddp import is_dataset, train_from_dataset
+
+    d = dist or current(cfg.device)
+    if is_dataset(data):
+        return train_from_dataset(data, out, cfg, checkpoint_dir=checkpoint_dir, resume=resume, callback=callback, dist=d)
     split = load_split(data, cfg.features or (), step_s=cfg.step_s, seed=cfg.seed)
-    model, metrics = train_on_split(cfg, split, checkpoint_dir=checkpoint_dir, resume=resume, callback=callback)
+    model, metrics = train_on_split(cfg, split, checkpoint_dir=checkpoint_dir, resume=resume, callback=callback, dist=d)
+    if not d.is_main:
+        return {}
     summary = {k: v for k, v in metrics.items() if k not in ("per_runner", "workouts")}
     path = model.save(out, split={"seed": cfg.seed, "fractions": [0.70, 0.15, 0.15], "runners": split.runners},
-                      metrics={"test": summary}, data={**model.data_summary, **split.summary()})
+                      metrics={"test": summary}, data={**model.data_summary, **split.summary()}, world_size=d.world)
     assert model.module is not None
     return {
         "model": str(path),
@@ -578,6 +492,7 @@ def train_from_path(
         "parameters": n_parameters(model.module),
         "best_epoch": model.best_epoch,
         "epochs_run": len(model.history),
+        "world_size": d.world,
         "split": {k: len(v) for k, v in split.runners.items()},
         "data": split.summary(),
         "test": summary,
@@ -616,3 +531,9 @@ def compare_architectures(
             "features": list(cfg.features or ()),
         }
     return out
+
+
+if __name__ == "__main__":  # torchrun ... -m sub3coach.hr.train (see sub3coach.hr.ddp)
+    from sub3coach.hr.ddp import main
+
+    raise SystemExit(main())

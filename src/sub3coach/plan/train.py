@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 from sub3coach.errors import ModelError, Sub3Error
+from sub3coach.hr.distributed import Dist, current, wrap_ddp
 from sub3coach.plan.history import (
     CONTEXT_DAYS, CONTEXT_RUNS, QUERY_FEATURES, TOKEN_FEATURES, WORKOUT_TYPES, Examples, add_features,
     make_examples,
@@ -245,14 +246,24 @@ def split_runner_ids(ids: list[str], *, seed: int = 0, val_frac: float = 0.1, te
 
 
 # --------------------------------------------------------------------------- training
-def _loss(y: dict[str, torch.Tensor], ex: Examples) -> torch.Tensor:
+def _loss(y: dict[str, torch.Tensor], ex: Examples, n_global: int | None = None) -> torch.Tensor:
+    """Pace L1 plus weighted type cross-entropy and gap L1, summed over ``ex`` and divided by
+    ``n_global`` (the global batch size over all ranks; default ``len(ex)``: the batch mean)."""
     target = torch.as_tensor(np.log(ex.target_pace / ex.ref_pace), dtype=torch.float32)
-    loss = torch.nn.functional.l1_loss(y["pace"], target)
+    loss = torch.nn.functional.l1_loss(y["pace"], target, reduction="sum")
     if "type_logits" in y:
-        loss = loss + TYPE_LOSS_WEIGHT * torch.nn.functional.cross_entropy(y["type_logits"], torch.as_tensor(ex.target_type))
+        ce = torch.nn.functional.cross_entropy(y["type_logits"], torch.as_tensor(ex.target_type), reduction="sum")
         gap = torch.as_tensor(np.log1p(np.minimum(ex.target_gap, 30.0)), dtype=torch.float32)
-        loss = loss + GAP_LOSS_WEIGHT * torch.nn.functional.l1_loss(y["gap"], gap)
-    return loss
+        loss = loss + TYPE_LOSS_WEIGHT * ce + GAP_LOSS_WEIGHT * torch.nn.functional.l1_loss(y["gap"], gap, reduction="sum")
+    return loss / float(n_global or len(ex))
+
+
+def _rank_share(idx: np.ndarray, d: Dist) -> tuple[np.ndarray, float]:
+    """This rank's examples of a global batch (every ``world``-th, like DistributedSampler) and
+    their weight; a rank left without any runs one example at weight 0 (it still joins the
+    gradient all-reduce)."""
+    mine = idx[d.rank :: d.world]
+    return (mine, 1.0) if len(mine) else (idx[:1], 0.0)
 
 
 def pace_mae(model: PlanModel, ex: Examples) -> float:
@@ -260,6 +271,46 @@ def pace_mae(model: PlanModel, ex: Examples) -> float:
     if not len(ex):
         return float("nan")
     return float(np.mean(np.abs(model.predict_pace(ex) - ex.target_pace)))
+
+
+@dataclass
+class _Steps:
+    """What one training pass needs: the module (and its DDP wrapper), optimiser, EMA, rank."""
+
+    model: PlanModel
+    ddp: nn.Module
+    opt: torch.optim.Optimizer
+    ema: Any
+    d: Dist
+
+    def epoch(self, train: Examples, perm: np.ndarray, batch_size: int, advance: Callable[[], None]) -> float:
+        """One pass over ``train`` in global batches of ``perm``; mean loss per example over all ranks."""
+        module, d = self.model.module, self.d
+        module.train()
+        total = 0.0
+        for b in range(max(1, math.ceil(len(train) / batch_size))):
+            idx = perm[b * batch_size:(b + 1) * batch_size]
+            mine, weight = _rank_share(idx, d)
+            part = train.subset(mine)
+            # DDP averages gradients over ranks: times world, the update is that of the global batch
+            loss = _loss(self.ddp(to_inputs(part, self.model.norm)), part, len(idx)) * (weight * d.world)
+            self.opt.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(module.parameters(), 1.0)
+            self.opt.step()
+            if self.ema is not None:
+                self.ema.update_parameters(module)
+            total += loss.item() * len(idx) / d.world
+            advance()
+        return float(d.all_sum([total])[0]) / max(len(train), 1)
+
+    def validate(self, val: Examples | None) -> tuple[float, dict[str, Any] | None]:
+        """Validation pace MAE of the EMA weights (loaded; the live ones returned to restore)."""
+        live = None
+        if self.ema is not None:  # validate (and maybe keep) the averaged weights
+            live = copy.deepcopy(self.model.module.state_dict())
+            self.model.module.load_state_dict(self.ema.module.state_dict())
+        return (pace_mae(self.model, val) if val is not None and len(val) else float("nan")), live
 
 
 def fit(
@@ -276,6 +327,7 @@ def fit(
     ema_decay: float | None = EMA_DECAY,
     progress: bool = True,
     on_epoch: Callable[[dict[str, float]], None] | None = None,
+    dist: Dist | None = None,
 ) -> list[dict[str, float]]:
     """Train ``model.module`` in place; keep the weights of the best validation epoch.
 
@@ -284,54 +336,41 @@ def fit(
     steps), which evens out the epoch-to-epoch noise of a small, noisy target.
     Early stopping: stop after ``patience`` epochs without a better validation pace MAE (no
     validation set: train all ``epochs``). Returns the per-epoch history
-    (``epoch``, ``train_loss``, ``val_pace_mae``, ``seconds``)."""
+    (``epoch``, ``train_loss``, ``val_pace_mae``, ``seconds``).
+
+    Under torchrun (``dist`` with several ranks) the module is wrapped in DistributedDataParallel
+    and every global batch of ``batch_size`` examples is shared out by rank (:func:`_rank_share`);
+    every rank holds all examples and validates all of them (the same weights, hence the same
+    early-stopping decision everywhere, with no communication)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
+    d = dist or current("cpu")
     module = model.module
-    opt = torch.optim.AdamW(module.parameters(), lr=lr, weight_decay=weight_decay)
     ema = torch.optim.swa_utils.AveragedModel(module, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(ema_decay)) \
         if ema_decay else None
+    steps = _Steps(model, wrap_ddp(module, d), torch.optim.AdamW(module.parameters(), lr=lr, weight_decay=weight_decay), ema, d)
     best = (math.inf, copy.deepcopy(module.state_dict()))
     hist: list[dict[str, float]] = []
     bad = 0
     n_batches = max(1, math.ceil(len(train) / batch_size))
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  disable=not progress, transient=True) as bar:
+                  disable=not (progress and d.is_main), transient=True) as bar:
         task = bar.add_task("epoch 1", total=n_batches)
         for epoch in range(1, epochs + 1):
             t0 = time.perf_counter()
-            module.train()
-            perm = rng.permutation(len(train))
-            total = 0.0
             bar.reset(task, total=n_batches, description=f"epoch {epoch}/{epochs}")
-            for b in range(n_batches):
-                part = train.subset(perm[b * batch_size:(b + 1) * batch_size])
-                loss = _loss(module(to_inputs(part, model.norm)), part)
-                opt.zero_grad()
-                loss.backward()
-                nn.utils.clip_grad_norm_(module.parameters(), 1.0)
-                opt.step()
-                if ema is not None:
-                    ema.update_parameters(module)
-                total += loss.item() * len(part)
-                bar.advance(task)
-            live = None
-            if ema is not None:  # validate (and maybe keep) the averaged weights
-                live = copy.deepcopy(module.state_dict())
-                module.load_state_dict(ema.module.state_dict())
-            val_mae = pace_mae(model, val) if val is not None and len(val) else float("nan")
-            rec = {"epoch": epoch, "train_loss": total / max(len(train), 1), "val_pace_mae": val_mae,
-                   "seconds": time.perf_counter() - t0}
+            train_loss = steps.epoch(train, rng.permutation(len(train)), batch_size, lambda: bar.advance(task))
+            val_mae, live = steps.validate(val)
+            rec = {"epoch": epoch, "train_loss": train_loss, "val_pace_mae": val_mae, "seconds": time.perf_counter() - t0}
             hist.append(rec)
-            log.info("epoch %d: train loss %.4f, val pace MAE %.2f s/km (%.0f s)", epoch, rec["train_loss"], val_mae, rec["seconds"])
+            log.info("epoch %d: train loss %.4f, val pace MAE %.2f s/km (%.0f s)", epoch, train_loss, val_mae, rec["seconds"])
             if on_epoch:
                 on_epoch(rec)
-            score = val_mae if math.isfinite(val_mae) else rec["train_loss"]
+            score = val_mae if math.isfinite(val_mae) else train_loss
             if score < best[0]:
-                best = (score, copy.deepcopy(module.state_dict()))
-                bad = 0
+                best, bad = (score, copy.deepcopy(module.state_dict())), 0
             else:
                 bad += 1
                 if val is not None and len(val) and bad >= patience:
@@ -357,6 +396,7 @@ def train_population(
     split_seed: int | None = None,
     members: int = 1,
     progress: bool = True,
+    dist: Dist | None = None,
 ) -> PlanModel:
     """Pretrain a :class:`PaceTransformer` on a runner-disjoint split of ``histories``; with
     ``members`` > 1, that many from seeds ``seed``, ``seed + 1``... on the same split, joined in
@@ -372,7 +412,7 @@ def train_population(
         split_seed = seed if split_seed is None else split_seed
         return ensemble([train_population(histories, seed=seed + i, config=config, epochs=epochs, lr=lr, batch_size=batch_size,
                                           patience=patience, test_frac=test_frac, val_frac=val_frac, split_seed=split_seed,
-                                          progress=progress) for i in range(members)])
+                                          progress=progress, dist=dist) for i in range(members)])
     torch.manual_seed(seed)
     ids = sorted(histories)
     split_seed = seed if split_seed is None else split_seed
@@ -387,7 +427,8 @@ def train_population(
     model = PlanModel(PaceTransformer(cfg), Normalisation.fit(train))
     log.info("training on %d examples from %d runners (%d parameters)", len(train), len(split["train"]), n_parameters(model.module))
     t0 = time.perf_counter()
-    hist = fit(model, train, val, epochs=epochs, lr=lr, batch_size=batch_size, patience=patience, seed=seed, progress=progress)
+    hist = fit(model, train, val, epochs=epochs, lr=lr, batch_size=batch_size, patience=patience, seed=seed, progress=progress,
+               dist=dist)
     model.meta.update({
         "split": split,
         "seed": seed,
@@ -455,3 +496,58 @@ def fine_tune(
     out.meta["fine_tuned"] = True
     out.meta["fine_tune_history"] = hist
     return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``[torchrun ...] python -m sub3coach.plan.train --data HISTORIES --out plan.pt``: train the
+    pace Transformer (DDP over CPU ranks, gloo), rank 0 saves the artifact and scores the held-out
+    runners. Exit 0, 1 (error)."""
+    import argparse
+    import json
+    import sys
+
+    from sub3coach.hr.distributed import joined
+    from sub3coach.plan.history import load_histories
+
+    ap = argparse.ArgumentParser(prog="python -m sub3coach.plan.train", description=main.__doc__)
+    ap.add_argument("--data", required=True, help="folder (or file) of training histories")
+    ap.add_argument("--out", required=True, help="artifact to write (.pt)")
+    ap.add_argument("--epochs", type=int, default=15)
+    ap.add_argument("--batch-size", type=int, default=128, help="global batch (examples per step over all ranks)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--members", type=int, default=1)
+    ap.add_argument("--d-model", type=int, default=128)
+    ap.add_argument("--layers", type=int, default=4)
+    ap.add_argument("--dropout", type=float, default=0.1,
+                    help="each rank draws its own dropout masks: with dropout > 0 runs on different world sizes "
+                         "agree in distribution, not bit for bit")
+    a = ap.parse_args(argv)
+    cfg = PlanConfig(n_token_features=len(TOKEN_FEATURES), n_query_features=len(QUERY_FEATURES), max_runs=CONTEXT_RUNS,
+                     d_model=a.d_model, n_layers=a.layers, dropout=a.dropout)
+    try:
+        with joined("cpu") as d:
+            runners = load_histories(a.data, strict=False)
+            model = train_population(runners, seed=a.seed, config=cfg, epochs=a.epochs, batch_size=a.batch_size,
+                                     members=a.members, progress=d.is_main, dist=d)
+            if not d.is_main:
+                return 0
+            from sub3coach.plan.evaluate import evaluate
+
+            test = {k: runners[k] for k in model.meta["split"]["test"]}
+            path = save_plan_model(a.out, model, world_size=d.world)
+            metrics = evaluate(load_plan_model(path), test) if test else {}  # score what was saved
+            metrics.pop("per_runner", None)
+            metrics.pop("model", None)
+            path = save_plan_model(a.out, model, metrics={"test": metrics}, world_size=d.world)
+    except Sub3Error as exc:
+        print(f"sub3: error: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps({"out": str(path), "world_size": d.world, "history": model.meta.get("history"), "metrics": metrics},
+                     default=str))
+    return 0
+
+
+if __name__ == "__main__":  # torchrun ... -m sub3coach.plan.train
+    from sub3coach.plan.train import main as _main
+
+    raise SystemExit(_main())

@@ -1,0 +1,174 @@
+"""Distributed training on PyTorch's own engine: ``torch.distributed`` + DistributedDataParallel.
+
+Launch with ``torchrun`` (one process per CPU worker or GPU)::
+
+    torchrun --standalone --nproc_per_node=2 -m sub3coach.hr.train --data ds/ --out m.pt
+    torchrun --nnodes=2 --node_rank=0 --rdzv_backend=c10d --rdzv_endpoint=host0:29500 \\
+        --nproc_per_node=8 -m sub3coach.hr.train --data /shared/ds/ --out /shared/m.pt
+
+torchrun sets ``RANK``, ``WORLD_SIZE`` and ``LOCAL_RANK``; :func:`init_distributed` joins the
+process group (NCCL when the process has a GPU, one GPU per local rank; gloo on CPU). Without
+torchrun (``WORLD_SIZE`` unset) the very same training code runs with a :class:`Dist` of world
+size 1, whose collectives are identities: ``sub3 hr train`` is that case.
+
+:class:`Dist` carries the rank and the few collectives the trainer needs (sums of float64
+arrays, gathering small Python objects). :func:`rank_part` assigns work round-robin by rank.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, TypeVar
+
+import numpy as np
+import torch
+import torch.distributed as tdist
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Dist:
+    """This process's place in the job.
+
+    Attributes:
+        rank / world: global rank and number of processes (0 / 1 without torchrun).
+        local_rank: rank on this node (selects the GPU). device: where this rank computes.
+    """
+
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+
+    @property
+    def is_main(self) -> bool:
+        """True on rank 0, the only rank that writes checkpoints, artifacts and reports."""
+        return self.rank == 0
+
+    @property
+    def active(self) -> bool:
+        """True when collectives really communicate (world size > 1)."""
+        return self.world > 1
+
+    def _comm_device(self) -> torch.device:
+        # NCCL moves CUDA tensors only; gloo moves CPU tensors
+        return self.device if tdist.get_backend() == "nccl" else torch.device("cpu")
+
+    def all_sum(self, values: np.ndarray | Sequence[float]) -> np.ndarray:
+        """Element-wise sum of ``values`` over all ranks (float64; identity with one rank)."""
+        a = np.asarray(values, dtype=np.float64)
+        if not self.active:
+            return a.copy()
+        t = torch.from_numpy(a.copy()).to(self._comm_device())
+        tdist.all_reduce(t, op=tdist.ReduceOp.SUM)
+        return t.cpu().numpy()
+
+    def all_gather(self, obj: T) -> list[T]:
+        """``obj`` of every rank, in rank order (small picklable objects only)."""
+        if not self.active:
+            return [obj]
+        out: list[Any] = [None] * self.world
+        tdist.all_gather_object(out, obj)
+        return out
+
+    def broadcast(self, obj: T) -> T:
+        """Rank 0's ``obj`` on every rank."""
+        if not self.active:
+            return obj
+        box = [obj]
+        tdist.broadcast_object_list(box, src=0)
+        return box[0]
+
+    def barrier(self) -> None:
+        if self.active:
+            tdist.barrier()
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """bf16 autocast on a GPU, nothing on CPU (CPU training stays float32)."""
+        if self.device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+
+def resolve_device(name: str | None) -> torch.device:
+    """``name`` or the first CUDA GPU when present, else CPU."""
+    if name:
+        return torch.device(name)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def current(device: str | None = None) -> Dist:
+    """The :class:`Dist` of an already joined process group, else a world of one on ``device``."""
+    if tdist.is_available() and tdist.is_initialized():
+        return _dist_from_env(device)
+    return Dist(device=resolve_device(device))
+
+
+def _dist_from_env(device: str | None) -> Dist:
+    rank = int(os.environ.get("RANK", "0"))
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    use_cuda = torch.cuda.is_available() and (device is None or device.startswith("cuda"))
+    dev = torch.device(f"cuda:{local}") if use_cuda else torch.device("cpu")
+    return Dist(rank=rank, world=world, local_rank=local, device=dev)
+
+
+def init_distributed(device: str | None = None) -> Dist:
+    """Join the torchrun job described by the environment (or return a world of one).
+
+    NCCL with one GPU per local rank when CUDA is available (and ``device`` is not ``cpu``),
+    else gloo. Idempotent."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return Dist(device=resolve_device(device))
+    d = _dist_from_env(device)
+    if not tdist.is_initialized():
+        if d.device.type == "cuda":
+            torch.cuda.set_device(d.device)
+        backend = "nccl" if d.device.type == "cuda" else "gloo"
+        # rank 0 alone fits the personal head and writes the artifact while the others wait
+        timeout = timedelta(minutes=float(os.environ.get("SUB3_DIST_TIMEOUT_MIN", "120")))
+        tdist.init_process_group(backend=backend, timeout=timeout)
+        log.info("rank %d/%d joined (%s, %s)", d.rank, d.world, backend, d.device)
+    return d
+
+
+def shutdown() -> None:
+    """Leave the process group (no-op without one)."""
+    if tdist.is_available() and tdist.is_initialized():
+        tdist.destroy_process_group()
+
+
+def wrap_ddp(module: torch.nn.Module, d: Dist) -> torch.nn.Module:
+    """``module`` wrapped in DistributedDataParallel when the world has several ranks.
+
+    DDP averages gradients over ranks during ``backward`` (bucketed all-reduce)."""
+    if not d.active:
+        return module
+    from torch.nn.parallel import DistributedDataParallel as DDP
+
+    return DDP(module, device_ids=[d.device.index] if d.device.type == "cuda" else None)
+
+
+def rank_part(items: Sequence[T], d: Dist) -> list[tuple[int, T]]:
+    """``(global index, item)`` of the items rank ``d.rank`` owns: round-robin, ``i % world == rank``."""
+    return [(i, x) for i, x in enumerate(items) if i % d.world == d.rank]
+
+
+@contextlib.contextmanager
+def joined(device: str | None = None) -> Iterator[Dist]:
+    """``with joined() as d:`` join the torchrun job for the block, leave it afterwards."""
+    d = init_distributed(device)
+    try:
+        yield d
+        d.barrier()  # ranks leave together (rank 0 may still be writing the artifact)
+    finally:
+        shutdown()
+
+
+__all__ = ["Dist", "current", "init_distributed", "joined", "rank_part", "resolve_device", "shutdown", "wrap_ddp"]
