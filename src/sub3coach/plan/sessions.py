@@ -169,7 +169,8 @@ def _r(x: float | None) -> float | None:
     return None if x is None else round(float(x), 1)
 
 
-def _range(p: tuple[float, float]) -> str:
+def pace_range(p: tuple[float, float]) -> str:
+    """``4:05-4:12/km``."""
     return f"{format_pace(p[0]).replace('/km', '')}-{format_pace(p[1])}"
 
 
@@ -218,7 +219,7 @@ class Session:
         parts = []
         if self.warmup:
             parts.append(f"{self.warmup.label()} WU")
-        main = f"{self.work.label()} @ {_range(self.work.pace_s_per_km)}" if self.work.pace_s_per_km else self.work.label()
+        main = f"{self.work.label()} @ {pace_range(self.work.pace_s_per_km)}" if self.work.pace_s_per_km else self.work.label()
         if self.reps > 1:
             main = f"{self.reps} x {main}"
             if self.recovery is not None:

@@ -7,7 +7,9 @@ progression; one big or small week moves it by a quarter at most). After a break
 :attr:`CoachRules.break_days` days or more that reaches into those 28 days, the level is the
 average week of the 4 weeks before the break, and the target is a return-to-run ramp: 50 % of
 it in the first week back, +10 % a week after (:attr:`CoachRules.return_fraction`,
-:attr:`CoachRules.return_step`), never above the old level. Before a race the target is
+:attr:`CoachRules.return_step`), never above the old level; from the second week back the
+runner's own weeks since the return lead (at least 1.05 x, at most 1.25 x their average, and
+at most 1.2 x the 4-week average). Before a race the target is
 tapered: x 0.8 when the race is 8-14 days after the week's middle day, x 0.6 within 7 days.
 
 **Days.** Runs go on the runner's usual weekdays (their most frequent running weekdays in the
@@ -51,7 +53,7 @@ from sub3coach.plan.history import (
     HARD_TYPES, HISTORY_COLUMNS, PACE_RANGE_S_PER_KM, add_features, drop_non_runs, epoch_days, make_examples,
 )
 from sub3coach.plan.sessions import (
-    Session, Step, Zones, interval_session, steady_run, tempo_session, vdot_from_history,
+    Session, Step, Zones, interval_session, pace_range, steady_run, tempo_session, vdot_from_history,
 )
 from sub3coach.units import format_pace
 
@@ -60,6 +62,12 @@ log = logging.getLogger(__name__)
 MARATHON_M = 42195.0
 #: Hard types that are quality sessions (the long run is hard but not one of them).
 QUALITY_TYPES: frozenset[str] = frozenset({"tempo", "interval", "race"})
+#: The planner reads the runs of this many days before the plan, and at least the last KEEP_RUNS
+#: (the pace model's longest window is 365 days).
+KEEP_DAYS: int = 400
+KEEP_RUNS: int = 60
+#: In a return ramp, the target is at most this many times the 4-week average (break days included).
+RAMP_MAX_OF_AVG4: float = 1.2
 _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
@@ -298,6 +306,9 @@ def weekly_target(runs: pd.DataFrame, as_of: date, rules: CoachRules = DEFAULT_R
             if target != ramp:
                 reason += (f", {'at most 1.25' if target == 1.25 * since else str(rules.progression)} x your "
                            f"{since / 1000:.1f} km/week since the return")
+            if avg4 > 0 and target > RAMP_MAX_OF_AVG4 * avg4:
+                target = RAMP_MAX_OF_AVG4 * avg4
+                reason += f", at most {RAMP_MAX_OF_AVG4:g} x your 4-week average {avg4 / 1000:.1f} km/week"
             ramp = target
         return VolumeTarget(ramp * taper, avg4, level, reason + tap, weeks_back)
     listed = ", ".join(f"{w / 1000:.1f}" for w in reversed(weeks))
@@ -370,7 +381,10 @@ class _Week:
         if past.empty:
             first = history["start_time"].min().date()
             raise Sub3Error(f"no runs before {start} (the history starts {first}): choose a later --as-of")
-        self.rows = drop_non_runs(past[list(HISTORY_COLUMNS)])
+        past = past.sort_values("start_time", kind="stable")
+        keep = (past["start_time"] >= pd.Timestamp(start, tz="UTC") - pd.Timedelta(days=KEEP_DAYS)).to_numpy().copy()
+        keep[-KEEP_RUNS:] = True  # a long break keeps the runs before it
+        self.rows = drop_non_runs(past.loc[keep, list(HISTORY_COLUMNS)])
         if self.rows.empty:
             raise Sub3Error(f"no runs before {start} once walks and rides are left out")
         self.start, self.race_date, self.rules = start, race_date, rules
@@ -614,7 +628,7 @@ class _Week:
                 pace = max(pace, 0.5 * sum(z.easy))
             s.work.pace_s_per_km = z.easy
             why = (f"{kind} at {format_pace(pace)}: the pace model's {format_pace(pred)}"
-                   + (" within" if pred == pace else " moved into") + f" your E range ({_rng(z.easy)})")
+                   + (" within" if pred == pace else " moved into") + f" your E range ({pace_range(z.easy)})")
             if kind == "long":
                 why += f"; {s.distance_m / V:.0%} of the week's {V / 1000:.1f} km"
             if self.race_date and 0 < (self.race_date - d).days <= self.rules.easy_only_days_before_race:
@@ -624,7 +638,7 @@ class _Week:
             return NextWorkout(d, kind, s.distance_m, pace, s.distance_m / 1000.0 * pace, predicted_pace_s_per_km=pred,
                                ref_pace_s_per_km=ref, weekly_target_m=V, reason=why, session=s)
         zone, name = (z.threshold, "T (threshold)") if kind == "tempo" else (z.interval, "I (VO2max)")
-        why = (f"{kind}: work at your {name} pace {_rng(zone)} from {z.source.split(':')[0]}; "
+        why = (f"{kind}: work at your {name} pace {pace_range(zone)} from {z.source.split(':')[0]}; "
                f"of the free days, the pace model expects your quickest running here ({ratio_text(pred, ref)})")
         return NextWorkout(d, kind, s.distance_m, s.duration_s / s.distance_m * 1000.0, s.duration_s,
                            predicted_pace_s_per_km=pred, ref_pace_s_per_km=ref, weekly_target_m=V, reason=why, session=s)
@@ -633,10 +647,6 @@ class _Week:
 def _count(n: int, noun: str) -> str:
     """``1 Monday``, ``3 Mondays``."""
     return f"{int(n)} {noun}{'' if int(n) == 1 else 's'}"
-
-
-def _rng(p: tuple[float, float]) -> str:
-    return f"{format_pace(p[0]).replace('/km', '')}-{format_pace(p[1])}"
 
 
 def ratio_text(pred: float, ref: float) -> str:
