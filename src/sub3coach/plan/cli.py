@@ -43,20 +43,10 @@ def _date(text: str | None, flag: str) -> date | None:
     return d
 
 
-class _AthleteRuns:
-    """A library seen through one athlete: what ``history_from_library`` reads."""
-
-    def __init__(self, lib: Any, athlete: str) -> None:
-        self.lib, self.athlete, self.path = lib, athlete, lib.path
-
-    def summaries(self, **kw: Any) -> Any:
-        return self.lib.summaries(athlete=self.athlete, **kw)
-
-
 def _history(history: Path | None, library: Path | None, runner: str | None, athlete: str | None = None) -> Any:
     """One runner's history table from ``--history`` or the library (``athlete``: whose runs;
     default the library's only athlete)."""
-    from sub3coach.plan.history import history_from_library, load_histories
+    from sub3coach.plan.history import load_histories
 
     if history is not None:
         runners = load_histories(history)
@@ -68,9 +58,10 @@ def _history(history: Path | None, library: Path | None, runner: str | None, ath
             raise Sub3Error(f"holds {len(runners)} runners; choose one with --runner (e.g. {next(iter(runners))})", str(history))
         return next(iter(runners.values()))
     from sub3coach.library import Library
+    from sub3coach.plan.api import athlete_history
 
     with Library(library, read_only=True) as lib:
-        return history_from_library(_AthleteRuns(lib, lib.resolve_athlete(athlete)), user_id=runner)
+        return athlete_history(lib, athlete, runner)
 
 
 def _model(model: Path | None, history: Any = None, personalise: bool = False) -> Any:
@@ -84,53 +75,37 @@ def _model(model: Path | None, history: Any = None, personalise: bool = False) -
 
 def _workout_table(rows: list[Any], title: str) -> Table:
     t = Table(title=title)
-    for c in ("date", "type", "distance", "pace", "time", "expected HR", "session", "why"):
-        t.add_column(c, justify="right" if c in ("distance", "pace", "time", "expected HR") else "left")
+    for c in ("date", "type", "distance", "avg pace", "time", "expected HR", "session", "why"):
+        t.add_column(c, justify="right" if c in ("distance", "avg pace", "time", "expected HR") else "left")
     for w in rows:
         rest = w.is_rest
+        hr = "-" if w.expected_hr_bpm is None else f"{w.expected_hr_bpm:.0f} bpm"
+        work_hr = w.session.work.expected_hr_bpm if w.session is not None and w.session.is_structured else None
+        if work_hr is not None:
+            hr += f" (work {work_hr:.0f})"
         t.add_row(f"{w.date:%Y-%m-%d %a}", w.type, "-" if rest else f"{w.distance_m / 1000:.1f} km",
                   "-" if rest else format_pace(w.pace_s_per_km), "-" if rest else format_duration(w.duration_s),
-                  "-" if w.expected_hr_bpm is None else f"{w.expected_hr_bpm:.0f} bpm", w.structure, w.reason)
+                  hr, w.structure, w.reason)
     return t
-
-
-def _library_zones(library: Path | None, athlete: str | None, hist: Any, as_of: date | None) -> Any:
-    """The runner's training zones from their athlete profile's threshold pace (stated; or
-    estimated, unless their history's efforts show a higher VDOT), else None (the planner takes
-    them from the history)."""
-    import pandas as pd
-
-    from sub3coach.athletes import profile
-    from sub3coach.library import Library
-    from sub3coach.plan.history import drop_non_runs
-    from sub3coach.plan.sessions import Zones, vdot_from_history, vdot_from_threshold_pace
-
-    with Library(library, read_only=True) as lib:
-        prof = profile(lib, athlete)
-    thr = prof.threshold_pace_s_per_km
-    if thr.value is None:
-        return None
-    v = vdot_from_threshold_pace(float(thr.value))
-    why = f"VDOT {v:.1f}: your {thr.source} threshold pace {format_pace(float(thr.value))} ({thr.method})"
-    if thr.source != "stated":
-        end = pd.Timestamp(as_of or datetime.now(timezone.utc).date(), tz="UTC")
-        hv, hwhy = vdot_from_history(drop_non_runs(hist[hist["start_time"] < end]), end)
-        if hv > v:
-            v, why = hv, hwhy + f" (above the {v:.1f} of your estimated threshold pace)"
-    return Zones.from_vdot(v, why)
 
 
 def _plan(history: Path | None, library: Path | None, runner: str | None, athlete: str | None, as_of: str | None,
           race_date: str | None, race_distance: str, model: Path | None, personalise: bool, no_hr: bool) -> Any:
-    """The week plan of ``plan next`` and ``plan week`` (one planner for both)."""
+    """The week plan of ``plan next`` and ``plan week`` (one planner for both); a library's
+    athlete gets the training paces of their profile (:func:`sub3coach.plan.api.week_plan`)."""
     from sub3coach.plan.race import parse_distance
     from sub3coach.plan.suggest import plan_week
 
     hist = _history(history, library, runner, athlete)
-    day = _date(as_of, "--as-of")
-    zones = _library_zones(library, athlete, hist, day) if history is None else None
-    return plan_week(hist, as_of=day, race_date=_date(race_date, "--race-date"), model=_model(model, hist, personalise),
-                     hr_model=False if no_hr else None, race_distance_m=parse_distance(race_distance), zones=zones)
+    day, rd, dist = _date(as_of, "--as-of"), _date(race_date, "--race-date"), parse_distance(race_distance)
+    lm, hr = _model(model, hist, personalise), (False if no_hr else None)
+    if history is not None:
+        return plan_week(hist, as_of=day, race_date=rd, model=lm, hr_model=hr, race_distance_m=dist)
+    from sub3coach.library import Library
+    from sub3coach.plan.api import week_plan
+
+    with Library(library, read_only=True) as lib:
+        return week_plan(lib, athlete, day, rd, race_distance_m=dist, model=lm, hr_model=hr, history=hist)
 
 
 @plan_app.command("next")

@@ -639,7 +639,7 @@ class _Week:
                                ref_pace_s_per_km=ref, weekly_target_m=V, reason=why, session=s)
         zone, name = (z.threshold, "T (threshold)") if kind == "tempo" else (z.interval, "I (VO2max)")
         why = (f"{kind}: work at your {name} pace {pace_range(zone)} from {z.source.split(':')[0]}; "
-               f"of the free days, the pace model expects your quickest running here ({ratio_text(pred, ref)})")
+               f"no hard day before or after it; the pace model expects {ratio_text(pred, ref)} here")
         return NextWorkout(d, kind, s.distance_m, s.duration_s / s.distance_m * 1000.0, s.duration_s,
                            predicted_pace_s_per_km=pred, ref_pace_s_per_km=ref, weekly_target_m=V, reason=why, session=s)
 
