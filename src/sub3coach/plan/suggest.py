@@ -34,8 +34,8 @@ T pace, intervals at I pace, warm-ups, cool-downs, easy and long runs in the E r
 model sets the easy-day pace within the E range (the pace it predicts for that day, clamped).
 
 **Expected HR**: the HR model's mean prediction over a flat course of the run at its average
-pace, and for the work step of a session at its pace (None when the HR model is unavailable,
-with a one-line warning).
+pace, and for the work step of a session the warmed-up HR at its pace (:func:`steady_hr_bpm`);
+None when the HR model is unavailable, with a one-line warning.
 """
 from __future__ import annotations
 
@@ -178,11 +178,9 @@ def training_form(history: pd.DataFrame, as_of: date) -> Form:
 
 
 # --------------------------------------------------------------------------- HR
-def expected_hr_bpm(distance_m: float, pace_s_per_km: float, hr_model: Any = None) -> float | None:
-    """Mean HR the HR model predicts for a flat course of ``distance_m`` at ``pace_s_per_km``.
-
-    ``hr_model``: a loaded HR model, ``None`` for the bundled default, ``False`` to skip.
-    Returns None (and logs a warning) when the HR model cannot be loaded or used."""
+def _hr_curve(distance_m: float, pace_s_per_km: float, hr_model: Any = None) -> np.ndarray | None:
+    """The HR model's curve (BPM, finite values) over a flat course of ``distance_m`` at
+    ``pace_s_per_km``; None (with a one-line warning) when the HR model is unavailable."""
     if hr_model is False or distance_m <= 0 or not pace_s_per_km:
         return None
     try:
@@ -194,10 +192,26 @@ def expected_hr_bpm(distance_m: float, pace_s_per_km: float, hr_model: Any = Non
         course = synthetic_course(float(distance_m), hilliness=0.0, step_m=10.0)
         hr = predict_workout(lm, course_workout(course, float(pace_s_per_km), start_time_s=0.0))
         hr = hr[np.isfinite(hr)]
-        return float(hr.mean()) if hr.size else None
+        return hr if hr.size else None
     except Exception as exc:  # noqa: BLE001 - the HR model is optional here: never crash a plan
         log.warning("expected HR unavailable (HR model: %s)", " ".join(str(exc).split()) or type(exc).__name__)
         return None
+
+
+def expected_hr_bpm(distance_m: float, pace_s_per_km: float, hr_model: Any = None) -> float | None:
+    """Mean HR the HR model predicts for a flat course of ``distance_m`` at ``pace_s_per_km``.
+
+    ``hr_model``: a loaded HR model, ``None`` for the bundled default, ``False`` to skip.
+    Returns None (and logs a warning) when the HR model cannot be loaded or used."""
+    hr = _hr_curve(distance_m, pace_s_per_km, hr_model)
+    return None if hr is None else float(hr.mean())
+
+
+def steady_hr_bpm(pace_s_per_km: float, hr_model: Any = None, minutes: float = 20.0) -> float | None:
+    """HR the HR model expects once warmed up at ``pace_s_per_km``: the mean of the second half of
+    a ``minutes``-long flat run at that pace (a session's work step comes after a warm-up)."""
+    hr = _hr_curve(minutes * 60.0 / pace_s_per_km * 1000.0, pace_s_per_km, hr_model)
+    return None if hr is None else float(hr[hr.size // 2:].mean())
 
 
 def _resolve_model(model: Any) -> Any:
@@ -672,8 +686,7 @@ def _add_hr(plan: list[NextWorkout], hr_model: Any) -> None:
         w.expected_hr_bpm = expected_hr_bpm(w.distance_m, w.pace_s_per_km or 0.0, hr_model)
         s = w.session
         if s is not None and s.is_structured and s.work.mid_pace:
-            m, _ = s.work.length(s.jog_pace_s_per_km)
-            s.work.expected_hr_bpm = expected_hr_bpm(max(m, 400.0), s.work.mid_pace, hr_model)
+            s.work.expected_hr_bpm = steady_hr_bpm(s.work.mid_pace, hr_model)
 
 
 def plan_week(
