@@ -42,7 +42,7 @@ def check_rules(history: pd.DataFrame, plan: list[NextWorkout], as_of: date, rac
         end = pd.Timestamp(as_of, tz="UTC")
         t = f["start_time"]
         avg4 = f.loc[t >= end - pd.Timedelta(days=28), "distance_m"].sum() / 4
-        gaps = t[t >= end - pd.Timedelta(days=42)].diff().dt.days
+        gaps = t.diff().dt.days[t >= end - pd.Timedelta(days=42)]  # gaps ending in the last 6 weeks
         steady = len(gaps) and (end - t.max()).days < 14 and not (gaps >= 14).any() and t.min() < end - pd.Timedelta(days=42)
         if steady:  # no break in the 6 weeks before: the target follows the 4-week average
             assert target == pytest.approx(r.progression * avg4, rel=1e-6)

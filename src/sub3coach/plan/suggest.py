@@ -470,8 +470,8 @@ class _Week:
                 rest[d] = (f"you run {self.runs_per_week} days a week; {_WEEKDAYS[d.weekday()]} is not among your "
                            f"{self.runs_per_week} most frequent running weekdays (runs on {_count(self.weekday_counts[d.weekday()], _WEEKDAYS[d.weekday()])} "
                            f"{win})")
-        for d in days:  # a rest day in every 7 days, history included
-            if d in rest:
+        for d in days:  # a rest day in every 7 days, history included (the race is run regardless)
+            if d in rest or d == self.race_date:
                 continue
             if all(self.hist_km.get(d - timedelta(days=k), 0) > 0 or (d - timedelta(days=k) >= self.start
                                                                        and d - timedelta(days=k) not in rest)
@@ -598,6 +598,11 @@ class _Week:
             weights = {d: (0.5 if role[d] == "easy-short" else 1.0) for d in easy}
             each = left / sum(weights.values())
             if each * min(weights.values()) >= r.min_run_m:
+                break
+            if len(easy) == 1 and not sessions:  # a week keeps one run, of the shortest worth running
+                left = max(left, r.min_run_m / weights[easy[0]])
+                self.notes.append(f"one run of {left * weights[easy[0]] / 1000:.1f} km: the week's {V / 1000:.1f} km "
+                                  f"are less than the shortest run planned ({r.min_run_m / 1000:.0f} km)")
                 break
             drop = min(easy, key=lambda d: (weights[d], self.weekday_counts[d.weekday()], d))
             easy.remove(drop)
