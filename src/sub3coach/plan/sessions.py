@@ -155,7 +155,9 @@ class Step:
         """``1 km``, ``800 m``, ``20:00``."""
         if self.distance_m is not None:
             d = self.distance_m
-            return f"{d / 1000:g} km" if d >= 1000 and d % 100 == 0 else f"{d:.0f} m"
+            if d < 1000:
+                return f"{d:.0f} m"
+            return f"{d / 1000:g} km" if d % 100 == 0 else f"{d / 1000:.1f} km"
         s = int(round(self.duration_s or 0))
         return f"{s // 60}:{s % 60:02d}"
 
@@ -170,7 +172,9 @@ def _r(x: float | None) -> float | None:
 
 
 def pace_range(p: tuple[float, float]) -> str:
-    """``4:05-4:12/km``."""
+    """``4:05-4:12/km`` (``4:05/km`` when both ends are the same)."""
+    if round(p[0]) == round(p[1]):
+        return format_pace(p[0])
     return f"{format_pace(p[0]).replace('/km', '')}-{format_pace(p[1])}"
 
 

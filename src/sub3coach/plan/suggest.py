@@ -27,7 +27,8 @@ Quality days are never next to another hard day (history included), never more t
 7 days, and go on the run days where the pace model expects the quickest running (its
 predicted pace over the runner's recent median pace): the quickest becomes the interval
 session (with one session: intervals only when the model's ratio is <= 0.93, else tempo).
-Easy runs share the rest of the target (each at least 3 km; a day too short for that rests).
+Easy runs share the rest of the target (each at least 3 km, a day too short for that rests; at
+most 1.5 x target / usual runs a week, so a taper week with few run days runs less).
 
 **Paces** come from the runner's zones (:mod:`sub3coach.plan.sessions`): tempo work at Daniels'
 T pace, intervals at I pace, warm-ups, cool-downs, easy and long runs in the E range. The pace
@@ -66,6 +67,8 @@ QUALITY_TYPES: frozenset[str] = frozenset({"tempo", "interval", "race"})
 #: (the pace model's longest window is 365 days).
 KEEP_DAYS: int = 400
 KEEP_RUNS: int = 60
+#: No easy run is longer than this many times the week's target over the runner's usual runs a week.
+EASY_MAX_OF_USUAL: float = 1.5
 #: In a return ramp, the target is at most this many times the 4-week average (break days included).
 RAMP_MAX_OF_AVG4: float = 1.2
 _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -610,7 +613,9 @@ class _Week:
             rest[drop] = (f"the week's {V / 1000:.1f} km leave no room for another run of at least "
                           f"{r.min_run_m / 1000:.0f} km")
         if easy:
-            cap = max((s.distance_m for d, s in sessions.items() if role[d] == "long"), default=math.inf)
+            # no easy run longer than the long run, nor than 1.5 x a usual run of the week (a taper runs less)
+            cap = min(max((s.distance_m for d, s in sessions.items() if role[d] == "long"), default=math.inf),
+                      max(EASY_MAX_OF_USUAL * V / self.runs_per_week, r.min_run_m))
             for d in easy:
                 dist = min(left / sum(0.5 if role[x] == "easy-short" else 1.0 for x in easy) * (0.5 if role[d] == "easy-short" else 1.0), cap)
                 sessions[d] = steady_run("easy", dist, self.zones.easy, jog)
