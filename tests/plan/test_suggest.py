@@ -55,6 +55,7 @@ def check_rules(history: pd.DataFrame, plan: list[NextWorkout], as_of: date, rac
         assert 150 <= w.pace_s_per_km <= 900
         assert w.duration_s == pytest.approx(w.distance_m / 1000 * w.pace_s_per_km)
         assert w.session is not None and w.session.distance_m == pytest.approx(w.distance_m)
+        assert w.session.duration_s == pytest.approx(w.duration_s)  # the table, the JSON and the watch agree
         if race_date is not None and 0 < (race_date - D).days <= 1:
             raise AssertionError(f"{D}: a run the day before the race")
         if race_date is not None and D == race_date:

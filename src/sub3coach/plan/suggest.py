@@ -31,8 +31,9 @@ Easy runs share the rest of the target (each at least 3 km, a day too short for 
 most 1.5 x target / usual runs a week, so a taper week with few run days runs less).
 
 **Paces** come from the runner's zones (:mod:`sub3coach.plan.sessions`): tempo work at Daniels'
-T pace, intervals at I pace, warm-ups, cool-downs, easy and long runs in the E range. The pace
-model sets the easy-day pace within the E range (the pace it predicts for that day, clamped).
+T pace, intervals at I pace, warm-ups and cool-downs in the E range. The pace model sets the
+easy-day pace within the E range (the pace it predicts for that day, clamped; a long run no
+quicker than the middle of E); the run targets that pace +- 10 s/km.
 
 **Expected HR**: the HR model's mean prediction over a flat course of the run at its average
 pace, and for the work step of a session the warmed-up HR at its pace (:func:`steady_hr_bpm`);
@@ -67,6 +68,8 @@ QUALITY_TYPES: frozenset[str] = frozenset({"tempo", "interval", "race"})
 #: (the pace model's longest window is 365 days).
 KEEP_DAYS: int = 400
 KEEP_RUNS: int = 60
+#: An easy or long run targets its pace +- this many seconds per km (inside the E range).
+EASY_BAND_S: float = 10.0
 #: No easy run is longer than this many times the week's target over the runner's usual runs a week.
 EASY_MAX_OF_USUAL: float = 1.5
 #: In a return ramp, the target is at most this many times the 4-week average (break days included).
@@ -561,8 +564,10 @@ class _Week:
 
     # ----- sessions
     def easy_pace(self, pred: float) -> float:
-        """The pace model's pace for the day within the E range, s/km."""
-        return float(np.clip(pred, *self.zones.easy))
+        """The pace model's pace for the day within the E range (at least :data:`EASY_BAND_S`
+        from its ends, so the run's band fits inside it), s/km."""
+        lo, hi = self.zones.easy
+        return float(np.clip(pred, lo + EASY_BAND_S, max(lo + EASY_BAND_S, hi - EASY_BAND_S)))
 
     def build(self, days: list[date]) -> list[NextWorkout]:
         """The week's workouts (rest days included)."""
@@ -619,7 +624,6 @@ class _Week:
             for d in easy:
                 dist = min(left / sum(0.5 if role[x] == "easy-short" else 1.0 for x in easy) * (0.5 if role[d] == "easy-short" else 1.0), cap)
                 sessions[d] = steady_run("easy", dist, self.zones.easy, jog)
-                sessions[d].work.pace_s_per_km = self.zones.easy
         out = []
         for d in days:
             if d in rest or d not in sessions:
@@ -650,7 +654,7 @@ class _Week:
             pace = self.easy_pace(pred)
             if kind == "long":
                 pace = max(pace, 0.5 * sum(z.easy))
-            s.work.pace_s_per_km = z.easy
+            s.work.pace_s_per_km = (pace - EASY_BAND_S, pace + EASY_BAND_S)
             why = (f"{kind} at {format_pace(pace)}: the pace model's {format_pace(pred)}"
                    + (" within" if pred == pace else " moved into") + f" your E range ({pace_range(z.easy)})")
             if kind == "long":
