@@ -8,7 +8,7 @@ easy pace. The pace model is the bundled one; no HR model (``--no-hr``).
 """
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 import numpy as np
 import pandas as pd

@@ -600,6 +600,19 @@ class _Week:
                 sessions[d] = tempo_session(share, self.zones)
             elif x == "interval":
                 sessions[d] = interval_session(share, self.zones, V)
+        self.fill_easy(role, rest, sessions)
+        out = []
+        for d in days:
+            if d in rest or d not in sessions:
+                out.append(NextWorkout(d, "rest", 0.0, None, 0.0, weekly_target_m=V, reason="rest: " + rest.get(d, "")))
+                continue
+            out.append(self.workout(d, role[d], sessions[d], P[d], R[d], V))
+        return out
+
+    def fill_easy(self, role: dict[date, str], rest: dict[date, str], sessions: dict[date, Session]) -> None:
+        """Share what the target leaves after the long run and the sessions among the easy days
+        (each at least the shortest run, else the least usual easy day rests; capped, see module docs)."""
+        r, V, jog = self.rules, self.volume.target_m, self.zones.easy[1]
         easy = [d for d, x in role.items() if x in ("easy", "easy-short")]
         left = V - sum(s.distance_m for d, s in sessions.items() if role[d] != "race")
         while easy:
@@ -624,13 +637,6 @@ class _Week:
             for d in easy:
                 dist = min(left / sum(0.5 if role[x] == "easy-short" else 1.0 for x in easy) * (0.5 if role[d] == "easy-short" else 1.0), cap)
                 sessions[d] = steady_run("easy", dist, self.zones.easy, jog)
-        out = []
-        for d in days:
-            if d in rest or d not in sessions:
-                out.append(NextWorkout(d, "rest", 0.0, None, 0.0, weekly_target_m=V, reason="rest: " + rest.get(d, "")))
-                continue
-            out.append(self.workout(d, role[d], sessions[d], P[d], R[d], V))
-        return out
 
     def race_session(self) -> Session:
         """Race day: the race distance at the VDOT pace of the runner's zones."""
