@@ -334,3 +334,31 @@ def test_walks_and_rides_in_the_history_do_not_drive_the_plan() -> None:
     plan = plan_week(h, as_of=as_of, race_date=race, model=MODELS["median_28d"], hr_model=False, race_distance_m=10_000)
     race_day = next(w for w in plan if w.type == "race")
     assert 240 < race_day.pace_s_per_km < 330  # from the runs (5:00/km easy), not from the ride
+
+
+def test_training_form_from_daily_distance() -> None:
+    from sub3coach.plan.suggest import training_form
+
+    days = pd.date_range("2024-01-01 07:00", periods=120, freq="D", tz="UTC")
+    steady = pd.DataFrame({"start_time": days, "distance_m": 8000.0})
+    f = training_form(steady, (days[-1] + pd.Timedelta(days=1)).date())
+    assert f.acute_km_per_day == pytest.approx(8.0) and f.chronic_km_per_day == pytest.approx(8.0) and f.form == pytest.approx(0.0)
+    big = steady.copy()
+    big.loc[big.index[-7:], "distance_m"] = 24_000.0  # three times the load in the last week
+    f2 = training_form(big, (days[-1] + pd.Timedelta(days=1)).date())
+    assert f2.acute_km_per_day > 1.5 * f2.chronic_km_per_day > 0 and f2.form < -0.5
+    later = training_form(big, (days[-1] - pd.Timedelta(days=10)).date())  # reads only the days before
+    assert later.form == pytest.approx(0.0)
+
+
+def test_a_tired_runner_gets_one_quality_session_less() -> None:
+    days = (0, 1, 3, 4, 6)  # Mon Tue Thu Fri Sun: room for two sessions (Tue, Thu or Fri)
+    h = _weekly([40.0] * 8 + [95.0], days=days)
+    as_of = (START + pd.Timedelta(days=7 * 9)).date()
+    week = plan_week(h, as_of=as_of, model=MODELS["median_28d"], hr_model=False)
+    rested = plan_week(_weekly([40.0] * 9, days=days), as_of=as_of, model=MODELS["median_28d"], hr_model=False)
+    assert sum(w.type in ("tempo", "interval") for w in rested) == 2
+    n = sum(w.type in ("tempo", "interval") for w in week)
+    assert week.form.form < -0.5 and any("one quality session less" in x for x in week.notes)
+    assert n == sum(w.type in ("tempo", "interval") for w in rested) - 1
+    check_rules(h, week.days, as_of, None)
