@@ -83,6 +83,8 @@ def test_race(files) -> None:
     (["next", "--history", "HIST", "--as-of", "2000-01-01", "--model", "MODEL"], "no runs before"),
     (["next", "--history", "HIST", "--model", "MISSING"], "model file not found"),
     (["next", "--history", "DATA/many.csv"], "--runner"),
+    (["week", "--history", "HIST", "--as-of", "2024-03-01", "--race-date", "2024-02-01", "--model", "MODEL"],
+     "before the first planned day"),
     (["evaluate", "--data", "HIST", "--model", "MODEL", "--include-seen"], "days of earlier history"),
 ])
 def test_errors_are_one_line(files, tmp_path, args: list[str], words: str) -> None:
@@ -135,3 +137,64 @@ def test_personalise_flag_below_threshold_uses_the_population_model(files) -> No
     b = runner.invoke(plan_app, base + ["--personalise"])  # ~40 runs: below the 150-run threshold
     assert a.exit_code == 0 and b.exit_code == 0, b.output
     assert json.loads(a.stdout) == json.loads(b.stdout)
+
+
+def _json(args: list[str]) -> dict:
+    res = runner.invoke(plan_app, args)
+    assert res.exit_code == 0, res.output
+    return json.loads(res.stdout)
+
+
+def test_next_is_the_first_run_of_the_week(files) -> None:
+    base = ["--history", str(files["history"]), "--model", str(files["model"]), "--no-hr", "--json"]
+    for as_of in (files["as_of"].name, "2024-02-05", "2024-02-20"):
+        week = _json(["week", "--as-of", as_of] + base)
+        nxt = _json(["next", "--as-of", as_of] + base)
+        first = next(d for d in week["days"] if d["type"] != "rest")
+        assert nxt == first and week["next_run_date"] == nxt["date"]
+        assert any(d["type"] == "rest" for d in week["days"])
+        assert set(week) >= {"days", "total_distance_m", "weekly_target_m", "recent_weekly_avg_m", "volume_reason",
+                             "zones", "form"}
+        for d in week["days"]:
+            assert (d["session"] is None) == (d["type"] == "rest")
+            if d["type"] in ("tempo", "interval"):
+                assert d["session"]["warmup"] and d["session"]["work"]["pace_s_per_km"][1] < week["zones"]["easy_s_per_km"][0]
+
+
+def test_week_table_and_calendar_and_watch_files(files, tmp_path) -> None:
+    import fitdecode
+
+    res = runner.invoke(plan_app, ["week", "--history", str(files["history"]), "--as-of", files["as_of"].name,
+                                   "--model", str(files["model"]), "--no-hr", "--ics", str(tmp_path / "w.ics"),
+                                   "--fit-workouts", str(tmp_path / "w")])
+    assert res.exit_code == 0, res.output
+    assert "volume: your 4-week average" in res.stdout and "paces: VDOT" in res.stdout and "wrote" in res.stdout
+    ics = (tmp_path / "w.ics").read_text()
+    fits = sorted((tmp_path / "w").glob("*.fit"))
+    assert ics.count("BEGIN:VEVENT") == len(fits) >= 2
+    for f in fits:
+        with fitdecode.FitReader(str(f)) as fr:
+            names = [m.name for m in fr if isinstance(m, fitdecode.FitDataMessage)]
+        assert names[:2] == ["file_id", "workout"] and "workout_step" in names
+    res = runner.invoke(plan_app, ["week", "--history", str(files["history"]), "--as-of", files["as_of"].name,
+                                   "--model", str(files["model"]), "--no-hr", "--ics", str(tmp_path / "no" / "such" / "w.ics")])
+    assert res.exit_code == 1 and res.stderr.startswith("sub3: error: ") and "w.ics" in res.stderr
+
+
+def test_library_athlete_zones_come_from_the_profile(files, tmp_path) -> None:
+    """Runs with samples give the athlete an estimated threshold pace: the week's paces name it."""
+    from datetime import datetime, timezone
+
+    from sub3coach.library import Library
+    from sub3coach.synth import synthetic_history, synthetic_run
+
+    lib_path = tmp_path / "lib.duckdb"
+    end = datetime(2024, 3, 4, tzinfo=timezone.utc)
+    with Library(lib_path) as lib:
+        for s in synthetic_history(10, end=end, seed=3):
+            lib.add_summary(s)
+        for k in range(2):
+            lib.add_workout(synthetic_run(duration_s=1800, pace_s_per_km=250.0, seed=k, start=datetime(2024, 2, 20 + k, 18, tzinfo=timezone.utc)))
+    week = _json(["week", "--library", str(lib_path), "--as-of", "2024-03-04", "--model", str(files["model"]), "--no-hr", "--json"])
+    assert "threshold pace" in week["zones"]["source"], week["zones"]
+    assert week["next_run_date"] is not None

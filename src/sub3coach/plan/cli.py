@@ -43,20 +43,10 @@ def _date(text: str | None, flag: str) -> date | None:
     return d
 
 
-class _AthleteRuns:
-    """A library seen through one athlete: what ``history_from_library`` reads."""
-
-    def __init__(self, lib: Any, athlete: str) -> None:
-        self.lib, self.athlete, self.path = lib, athlete, lib.path
-
-    def summaries(self, **kw: Any) -> Any:
-        return self.lib.summaries(athlete=self.athlete, **kw)
-
-
 def _history(history: Path | None, library: Path | None, runner: str | None, athlete: str | None = None) -> Any:
     """One runner's history table from ``--history`` or the library (``athlete``: whose runs;
     default the library's only athlete)."""
-    from sub3coach.plan.history import history_from_library, load_histories
+    from sub3coach.plan.history import load_histories
 
     if history is not None:
         runners = load_histories(history)
@@ -68,9 +58,10 @@ def _history(history: Path | None, library: Path | None, runner: str | None, ath
             raise Sub3Error(f"holds {len(runners)} runners; choose one with --runner (e.g. {next(iter(runners))})", str(history))
         return next(iter(runners.values()))
     from sub3coach.library import Library
+    from sub3coach.plan.api import athlete_history
 
     with Library(library, read_only=True) as lib:
-        return history_from_library(_AthleteRuns(lib, lib.resolve_athlete(athlete)), user_id=runner)
+        return athlete_history(lib, athlete, runner)
 
 
 def _model(model: Path | None, history: Any = None, personalise: bool = False) -> Any:
@@ -84,14 +75,37 @@ def _model(model: Path | None, history: Any = None, personalise: bool = False) -
 
 def _workout_table(rows: list[Any], title: str) -> Table:
     t = Table(title=title)
-    for c in ("date", "type", "distance", "pace", "time", "expected HR", "why"):
-        t.add_column(c, justify="right" if c in ("distance", "pace", "time", "expected HR") else "left")
+    for c in ("date", "type", "distance", "avg pace", "time", "expected HR", "session", "why"):
+        t.add_column(c, justify="right" if c in ("distance", "avg pace", "time", "expected HR") else "left")
     for w in rows:
         rest = w.is_rest
+        hr = "-" if w.expected_hr_bpm is None else f"{w.expected_hr_bpm:.0f} bpm"
+        work_hr = w.session.work.expected_hr_bpm if w.session is not None and w.session.is_structured else None
+        if work_hr is not None:
+            hr += f" (work {work_hr:.0f})"
         t.add_row(f"{w.date:%Y-%m-%d %a}", w.type, "-" if rest else f"{w.distance_m / 1000:.1f} km",
                   "-" if rest else format_pace(w.pace_s_per_km), "-" if rest else format_duration(w.duration_s),
-                  "-" if w.expected_hr_bpm is None else f"{w.expected_hr_bpm:.0f} bpm", w.reason)
+                  hr, w.structure, w.reason)
     return t
+
+
+def _plan(history: Path | None, library: Path | None, runner: str | None, athlete: str | None, as_of: str | None,
+          race_date: str | None, race_distance: str, model: Path | None, personalise: bool, no_hr: bool) -> Any:
+    """The week plan of ``plan next`` and ``plan week`` (one planner for both); a library's
+    athlete gets the training paces of their profile (:func:`sub3coach.plan.api.week_plan`)."""
+    from sub3coach.plan.race import parse_distance
+    from sub3coach.plan.suggest import plan_week
+
+    hist = _history(history, library, runner, athlete)
+    day, rd, dist = _date(as_of, "--as-of"), _date(race_date, "--race-date"), parse_distance(race_distance)
+    lm, hr = _model(model, hist, personalise), (False if no_hr else None)
+    if history is not None:
+        return plan_week(hist, as_of=day, race_date=rd, model=lm, hr_model=hr, race_distance_m=dist)
+    from sub3coach.library import Library
+    from sub3coach.plan.api import week_plan
+
+    with Library(library, read_only=True) as lib:
+        return week_plan(lib, athlete, day, rd, race_distance_m=dist, model=lm, hr_model=hr, history=hist)
 
 
 @plan_app.command("next")
@@ -108,17 +122,15 @@ def next_cmd(
     no_hr: NoHrOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """The next workout: date, type, distance, pace, time and expected heart rate.
+    """The next run: the first run of `sub3 plan week` (date, type, session, pace, time, expected HR, why).
 
     Example: sub3 plan next --history activities.csv --as-of 2024-05-01 --race-date 2024-06-02
     """
-    from sub3coach.plan.race import parse_distance
-    from sub3coach.plan.suggest import suggest_next
-
     try:
-        hist = _history(history, library, runner, athlete)
-        w = suggest_next(hist, as_of=_date(as_of, "--as-of"), race_date=_date(race_date, "--race-date"), model=_model(model, hist, personalise),
-                         hr_model=False if no_hr else None, race_distance_m=parse_distance(race_distance))
+        plan = _plan(history, library, runner, athlete, as_of, race_date, race_distance, model, personalise, no_hr)
+        w = plan.next_run
+        if w is None:
+            raise Sub3Error(f"the week from {plan.days[0].date} holds no run (see: sub3 plan week)")
     except Sub3Error as exc:
         raise _fail(exc) from None
     if as_json:
@@ -139,26 +151,33 @@ def week_cmd(
     model: ModelOpt = None,
     personalise: PersonaliseOpt = False,
     no_hr: NoHrOpt = False,
+    ics: Annotated[Optional[Path], typer.Option("--ics", help="Also write the week as an iCalendar file (one event per run).")] = None,
+    fit_dir: Annotated[Optional[Path], typer.Option("--fit-workouts", help="Also write one FIT workout file per run into this folder (for Garmin and other watches).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Seven days of training from --as-of (rest days included).
+    """Seven days of training from --as-of: structured sessions at your own paces, rest days, why.
 
-    Example: sub3 plan week --history activities.csv --as-of 2024-05-01
+    Example: sub3 plan week --history activities.csv --as-of 2024-05-01 --ics week.ics --fit-workouts week/
     """
-    from sub3coach.plan.race import parse_distance
-    from sub3coach.plan.suggest import plan_week
+    from sub3coach.plan.export import write_fit_workouts, write_ics
 
     try:
-        hist = _history(history, library, runner, athlete)
-        days = plan_week(hist, as_of=_date(as_of, "--as-of"), race_date=_date(race_date, "--race-date"), model=_model(model, hist, personalise),
-                         hr_model=False if no_hr else None, race_distance_m=parse_distance(race_distance))
+        plan = _plan(history, library, runner, athlete, as_of, race_date, race_distance, model, personalise, no_hr)
+        written = [write_ics(plan, ics)] if ics is not None else []
+        if fit_dir is not None:
+            written += write_fit_workouts(plan, fit_dir)
     except Sub3Error as exc:
         raise _fail(exc) from None
     if as_json:
-        _print_json({"days": [w.to_dict() for w in days],
-                     "total_distance_m": round(sum(w.distance_m for w in days), 1)})
+        _print_json(plan.to_dict())
         return
-    console.print(_workout_table(days, f"Week from {days[0].date} ({sum(w.distance_m for w in days) / 1000:.1f} km)"))
+    console.print(_workout_table(plan.days, f"Week from {plan.days[0].date} ({plan.total_distance_m / 1000:.1f} km)"))
+    console.print(f"volume: {plan.volume.reason}", markup=False, highlight=False)
+    console.print(f"paces: {plan.zones.source}", markup=False, highlight=False)
+    for n in plan.notes:
+        console.print(n, markup=False, highlight=False)
+    for p in written:
+        console.print(f"wrote {p}", markup=False, highlight=False)
 
 
 @plan_app.command("train")
