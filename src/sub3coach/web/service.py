@@ -271,16 +271,17 @@ def training_load(library: Path, athlete: str | None = None, since: str | None =
 
 
 def plan_week(library: Path, athlete: str | None = None) -> dict[str, Any]:
-    """Seven days from today for ``athlete`` (default the only one), as ``sub3 plan week --json``.
+    """Seven days from today for ``athlete`` (default the only one), as ``sub3 plan week --json``:
+    runs with their structured sessions at the athlete's own paces, zones, form and volume.
 
-    The one place the web app calls the planner: re-point it here when the planner changes.
+    The one place the web app calls the planner (:func:`sub3coach.plan.api.week_plan`, as the CLI).
     """
-    from sub3coach.plan.cli import _history, _model
-    from sub3coach.plan.suggest import plan_week as _plan_week
+    from sub3coach.plan.api import athlete_history, week_plan
+    from sub3coach.plan.cli import _model
 
     if not library.exists():
         raise Sub3Error("no library yet: import your runs first", str(library))
-    with LIBRARY_LOCK:
-        hist = _history(None, library, None, athlete)
-    days = _plan_week(hist, model=_model(None, hist))
-    return jsonable({"days": [w.to_dict() for w in days], "total_distance_m": round(sum(w.distance_m for w in days), 1)})
+    with LIBRARY_LOCK, _open(library) as lib:
+        hist = athlete_history(lib, athlete)
+        plan = week_plan(lib, athlete, model=_model(None, hist), history=hist)
+    return jsonable(plan.to_dict())

@@ -316,6 +316,10 @@ function dayItem(w) {
     fmtDuration(w.duration_s) + (w.expected_hr_bpm ? ", about " + num(w.expected_hr_bpm) + " BPM" : "") + ")" + (w.reason ? " - " + w.reason : "");
   li.appendChild(head);
   const key = STEP_KEYS.find((k) => Array.isArray(w[k]) && w[k].length);
+  if (!key && typeof w.structure === "string" && w.structure && w.session) {
+    const st = document.createElement("p"); st.className = "session"; st.textContent = "Session: " + w.structure;
+    li.appendChild(st);
+  }
   if (key) {
     const ol = document.createElement("ol");
     for (const s of w[key]) { const i = document.createElement("li"); i.textContent = stepText(s); ol.appendChild(i); }
@@ -332,11 +336,11 @@ async function loadWeek() {
     card.innerHTML = "";
     const p = document.createElement("p");
     p.textContent = "Seven days from " + d.days[0].date + ($("athlete").value ? " for " + $("athlete").value : "") + ": " +
-      num(d.total_distance_m / 1000, 1) + " km.";
+      num(d.total_distance_m / 1000, 1) + " km" + (d.volume_reason ? " (" + d.volume_reason + ")" : "") + ".";
     const ul = document.createElement("ul"); ul.className = "days";
     d.days.forEach((w) => ul.appendChild(dayItem(w)));
     card.append(p, ul);
-    (d.warnings || []).forEach((w) => { const x = document.createElement("p"); x.className = "status"; x.textContent = "Note: " + w; card.appendChild(x); });
+    (d.warnings || d.notes || []).forEach((w) => { const x = document.createElement("p"); x.className = "status"; x.textContent = "Note: " + w; card.appendChild(x); });
   } catch (e) {
     card.innerHTML = "<p class=\"status\"></p>";
     card.firstChild.textContent = "No plan yet: " + e.message;
