@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -151,6 +153,93 @@ def test_checkpoint_of_two_ranks_resumes_in_one_process(ddp_dir: Path, single: d
     resumed = _train(ddp_dir, "resumed.pt", "--epochs", "2", "--resume", "--checkpoint-dir", str(ddp_dir / "half.pt.ckpt"))
     assert [h["epoch"] for h in resumed["history"]] == [1, 2]
     assert _max_rel_diff(ddp_dir / "one.pt", ddp_dir / "resumed.pt") < WEIGHT_RTOL
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def run_ranks(cmd: list[str], cwd: Path, world: int = 2, timeout: float = 120.0) -> tuple[list[int], list[str], float]:
+    """Launch ``cmd`` as ``world`` ranks by hand (the environment torchrun would set, as a
+    multi-node agent does; unlike torchrun, nothing kills the other ranks when one dies).
+    Returns every rank's exit code and stderr, and the seconds until all ended.
+
+    A rank left waiting sits in a collective for ``SUB3_DIST_TIMEOUT_MIN`` = 5 min, past
+    ``timeout``: a hang fails the caller with ``TimeoutExpired``."""
+    env = {**_env(), "SUB3_DIST_TIMEOUT_MIN": "5", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(_free_port()),
+           "WORLD_SIZE": str(world)}
+    t0 = time.perf_counter()
+    procs = [subprocess.Popen(cmd, cwd=cwd, env={**env, "RANK": str(r), "LOCAL_RANK": str(r)}, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for r in range(world)]
+    try:
+        errs = [p.communicate(timeout=timeout)[1] for p in procs]
+    finally:
+        for p in procs:
+            p.kill()
+    return [int(p.returncode) for p in procs], errs, time.perf_counter() - t0
+
+
+def stopped_together(cmd: list[str], cwd: Path) -> str:
+    """Run ``cmd`` on 2 ranks (:func:`run_ranks`) that must both exit 1 within 90 s with the
+    same one-line error on stderr; returns that line."""
+    codes, errs, seconds = run_ranks(cmd, cwd)
+    assert seconds < 90 and codes == [1, 1], [e[-2000:] for e in errs]
+    errors = [e.strip() for e in errs]
+    assert errors[0] == errors[1] and len(errors[0].splitlines()) == 1, errors
+    return errors[0]
+
+
+@pytest.mark.slow
+def test_a_corrupt_shard_on_one_rank_stops_both_ranks_at_once(ddp_dir: Path, tmp_path: Path) -> None:
+    """Train shard 1 (only rank 1 reads it) truncated: both ranks exit 1 on their own with the
+    same one-line error naming rank 1 and the shard, long before the collective timeout.
+    Launched by hand (:func:`run_ranks`): torchrun's agent would kill rank 0 and hide a hang."""
+    from sub3coach.data.dataset import open_dataset
+
+    shutil.copytree(ddp_dir / "ds", tmp_path / "ds")
+    bad = open_dataset(tmp_path / "ds").shards("train")[1]
+    bad.write_bytes(bad.read_bytes()[:100])
+    cmd = [sys.executable, "-m", "sub3coach.hr.train", "--data", str(tmp_path / "ds"), "--out", str(tmp_path / "m.pt"), *ARGS,
+           "--epochs", "1"]
+    error = stopped_together(cmd, tmp_path)
+    assert error.startswith("sub3: error: rank 1 of 2 failed while reading the dataset: ") and bad.name in error
+    assert not (tmp_path / "m.pt").exists()
+
+
+@pytest.mark.slow
+def test_rank_0_unable_to_write_its_checkpoint_stops_every_rank(ddp_dir: Path, tmp_path: Path) -> None:
+    """Rank 0 fails mid-training (its checkpoint folder is a file); rank 1 does not wait for it."""
+    (tmp_path / "taken").write_text("a file, not a folder")
+    cmd = [sys.executable, "-m", "sub3coach.hr.train", "--data", str(ddp_dir / "ds"), "--out", str(tmp_path / "m.pt"), *ARGS,
+           "--epochs", "2", "--checkpoint-dir", str(tmp_path / "taken" / "ckpt")]
+    error = stopped_together(cmd, tmp_path)
+    assert error.startswith("sub3: error: rank 0 of 2 failed while writing the checkpoint: ") and "taken" in error
+
+
+def test_a_failure_reaches_every_rank_in_one_line() -> None:
+    from sub3coach.errors import Sub3Error
+    from sub3coach.hr.distributed import RankFailure
+
+    class Second(Dist):  # rank 0 of 2, its peer (rank 1) failed
+        def all_gather(self, obj):  # type: ignore[no-untyped-def]
+            return [obj, "bad shard\nsecond line"]
+
+    d = Second(rank=0, world=2)
+    with pytest.raises(RankFailure, match=r"^rank 1 of 2 failed while reading: bad shard second line$"):
+        with d.together("reading"):
+            pass
+    with pytest.raises(RankFailure, match=r"^rank 0 of 2 failed while saving \(and 1 other rank\(s\)\): disk full$"):
+        with d.together("saving"):
+            raise Sub3Error("disk full")
+    with pytest.raises(Sub3Error, match="^alone$"):  # a world of one raises the error itself
+        with Dist().together("reading"):
+            raise Sub3Error("alone")
+    with Dist().together("reading"):
+        pass
 
 
 def test_a_run_on_two_ranks_is_refused() -> None:

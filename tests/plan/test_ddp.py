@@ -20,6 +20,7 @@ import pytest
 import torch
 
 import sub3coach
+from tests.hr.test_ddp import stopped_together
 from tests.plan.gen import history_frame, write_many_runners
 
 ARGS = ["--epochs", "2", "--batch-size", "16", "--dropout", "0", "--d-model", "32", "--layers", "2", "--seed", "3"]
@@ -52,6 +53,19 @@ def test_two_ranks_match_one_process(tmp_path: Path) -> None:
         assert torch.allclose(sa[k].float(), sb[k].float(), rtol=2e-3, atol=1e-4), k
     m = load_plan_model(tmp_path / "two.pt")
     assert m.meta["world_size"] == 2 and two["metrics"]["pace_mae_s_per_km"] > 0
+
+
+@pytest.mark.slow
+def test_rank_0_unable_to_save_stops_every_rank(tmp_path: Path) -> None:
+    """Rank 0 cannot write the artifact (its folder is a file): rank 1, waiting for it, exits 1
+    as well with the same one-line error instead of waiting for the collective timeout."""
+    (tmp_path / "hist").mkdir()
+    write_many_runners(tmp_path / "hist" / "many.csv", [history_frame(40, seed=s, base_pace=260 + 15 * s) for s in range(8)])
+    (tmp_path / "taken").write_text("a file, not a folder")
+    cmd = [sys.executable, "-m", "sub3coach.plan.train", "--data", str(tmp_path / "hist"), "--out",
+           str(tmp_path / "taken" / "p.pt"), *ARGS[:1], "1", *ARGS[2:]]
+    error = stopped_together(cmd, tmp_path)
+    assert error.startswith("sub3: error: rank 0 of 2 failed while saving the model: ") and "taken" in error
 
 
 def test_entry_point_error_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -15,6 +15,10 @@ collectives (re-shard with a smaller ``--shard-mb`` for balance).
 
 Rank 0 writes the checkpoint (``OUT.ckpt/checkpoint.pt``, resumable by any world size: the
 folder must be visible to all ranks) and the artifact, the same file :func:`load_model` reads.
+
+Reading the data, scoring the test split and saving end with a status exchange
+(:meth:`Dist.together`): when one rank fails there (a corrupt shard only it reads, rank 0
+unable to write the artifact), every rank exits with the same one-line error naming it.
 """
 from __future__ import annotations
 
@@ -78,12 +82,13 @@ def stream_mae(module: Any, norm: Normaliser, ds: Any, split: str, spec: Feature
             s[:] += [m * k if k else 0.0, k]
             buf.clear()
 
-    for _, p in _iter_rank_split(ds, split, spec, d):
-        buf.append(p)
-        n_runs += 1
-        if len(buf) >= chunk:
-            flush()
-    flush()
+    with d.together(f"scoring the {split} split"):  # no collectives inside: a bad shard fails every rank
+        for _, p in _iter_rank_split(ds, split, spec, d):
+            buf.append(p)
+            n_runs += 1
+            if len(buf) >= chunk:
+                flush()
+        flush()
     tot, steps, runs = (float(v) for v in d.all_sum([s[0], s[1], n_runs]))
     return {"grid_mae_bpm": round(tot / steps, 3) if steps else None, "n_workouts": int(runs), "scored_steps": int(steps),
             "scored": "grid steps, population network (no personal head)"}
@@ -102,24 +107,27 @@ def train_from_dataset(path: str | os.PathLike, out: str | os.PathLike, cfg: Any
     from sub3coach.hr.train import HRModel
 
     d = dist or current(cfg.device)
-    ds = open_dataset(path)
-    spec = cfg.spec()
-    ds.check_spec(spec)
-    train, keys = read_rank_split(ds, "train", spec, d)
-    val, _ = read_rank_split(ds, "val", spec, d)
+    with d.together("reading the dataset"):  # a rank that cannot read its shards stops every rank
+        ds = open_dataset(path)
+        spec = cfg.spec()
+        ds.check_spec(spec)
+        train, keys = read_rank_split(ds, "train", spec, d)
+        val, _ = read_rank_split(ds, "val", spec, d)
     model = HRModel(cfg).fit_prepared(train, val, keys=keys, dist=d, checkpoint_dir=checkpoint_dir, resume=resume,
                                       callback=callback)
     del train, val
     assert model.module is not None and model.normaliser is not None
     test = stream_mae(model.module, model.normaliser, ds, "test", spec, d)
-    if not d.is_main:
-        return {}
     splits = ds.manifest.get("splits", {})
     runners = {k: v.get("runners", []) for k, v in splits.items()}
-    saved = model.save(out, split={"source": "dataset", "path": str(path), "rule": ds.manifest.get("split_rule"),
-                                   "runners": runners},
-                       metrics={"test": test}, data={**model.data_summary, "dataset": ds.manifest.get("counts")},
-                       world_size=d.world)
+    with d.together("saving the model"):  # the other ranks wait here for rank 0's artifact
+        if d.is_main:
+            saved = model.save(out, split={"source": "dataset", "path": str(path), "rule": ds.manifest.get("split_rule"),
+                                           "runners": runners},
+                               metrics={"test": test}, data={**model.data_summary, "dataset": ds.manifest.get("counts")},
+                               world_size=d.world)
+    if not d.is_main:
+        return {}
     return {"model": str(saved), "arch": cfg.arch, "parameters": n_parameters(model.module), "best_epoch": model.best_epoch,
             "epochs_run": len(model.history), "world_size": d.world, "split": {k: len(v) for k, v in runners.items()},
             "data": model.data_summary, "test": test, "history": model.history}

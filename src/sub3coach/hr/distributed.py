@@ -13,6 +13,16 @@ size 1, whose collectives are identities: ``sub3 hr train`` is that case.
 
 :class:`Dist` carries the rank and the few collectives the trainer needs (sums of float64
 arrays, gathering small Python objects). :func:`rank_part` assigns work round-robin by rank.
+
+A failure on one rank must not leave the others waiting in a collective: the phases that do no
+communication (reading the data, rank 0's checkpoint and artifact writes) run in :meth:`Dist.together`, which ends with
+one all-gather of every rank's ok/error status, so all ranks raise the same one-line
+:class:`RankFailure` ("rank 1 of 2 failed while reading the dataset: ...") together; :func:`joined`
+does the same check when the job ends. A failure *inside* a collective phase (the SGD loop) still
+waits for the process-group timeout: ``SUB3_DIST_TIMEOUT_MIN`` minutes, default
+:data:`DEFAULT_TIMEOUT_MIN` (30). The longest a rank waits for another in normal operation is the
+other ranks waiting for rank 0's personal-head fit plus its share of the test split, which must fit
+in that timeout (raise it for very large datasets).
 """
 from __future__ import annotations
 
@@ -28,8 +38,21 @@ import numpy as np
 import torch
 import torch.distributed as tdist
 
+from sub3coach.errors import Sub3Error
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+#: Minutes a rank waits in a collective before giving up (``SUB3_DIST_TIMEOUT_MIN`` overrides).
+DEFAULT_TIMEOUT_MIN = 30.0
+
+
+class RankFailure(Sub3Error):
+    """Raised on every rank of a job when one rank failed in a phase (see :meth:`Dist.together`)."""
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text if isinstance(exc, Sub3Error) else f"{type(exc).__name__}: {text}"
 
 
 @dataclass(frozen=True)
@@ -89,6 +112,38 @@ class Dist:
         if self.active:
             tdist.barrier()
 
+    def settle(self, phase: str, error: BaseException | None = None) -> None:
+        """All ranks exchange their status at the end of ``phase`` (one all-gather; a barrier);
+        if any rank failed, raise :class:`RankFailure` naming the first failing rank and its
+        message on every rank. With one rank, ``error`` itself is re-raised."""
+        if not self.active:
+            if error is not None:
+                raise error
+            return
+        status = self.all_gather(None if error is None else _one_line(error))
+        failed = [(r, m) for r, m in enumerate(status) if m is not None]
+        if not failed:
+            return
+        r, msg = failed[0]
+        more = f" (and {len(failed) - 1} other rank(s))" if len(failed) > 1 else ""
+        failure = RankFailure(f"rank {r} of {self.world} failed while {phase}{more}: {msg}")
+        if error is not None and not isinstance(error, Sub3Error):
+            raise error  # a bug on this rank: keep its traceback (the others got the one-line message)
+        raise failure from error
+
+    @contextlib.contextmanager
+    def together(self, phase: str) -> Iterator[None]:
+        """``with d.together("reading the dataset"):`` run a block without collectives on every
+        rank, then :meth:`settle`: every rank raises if any rank's block raised."""
+        try:
+            yield
+        except RankFailure:
+            raise  # raised on every rank already (a phase inside this one)
+        except Exception as exc:  # noqa: BLE001 - reported to every rank by settle
+            self.settle(phase, exc)
+            raise  # unreachable: settle raises when given an error
+        self.settle(phase)
+
     def autocast(self) -> contextlib.AbstractContextManager:
         """bf16 autocast on a GPU, nothing on CPU (CPU training stays float32)."""
         if self.device.type == "cuda":
@@ -131,8 +186,8 @@ def init_distributed(device: str | None = None) -> Dist:
         if d.device.type == "cuda":
             torch.cuda.set_device(d.device)
         backend = "nccl" if d.device.type == "cuda" else "gloo"
-        # rank 0 alone fits the personal head and writes the artifact while the others wait
-        timeout = timedelta(minutes=float(os.environ.get("SUB3_DIST_TIMEOUT_MIN", "120")))
+        # the others wait while rank 0 alone fits the personal head and writes the artifact
+        timeout = timedelta(minutes=float(os.environ.get("SUB3_DIST_TIMEOUT_MIN", DEFAULT_TIMEOUT_MIN)))
         tdist.init_process_group(backend=backend, timeout=timeout)
         log.info("rank %d/%d joined (%s, %s)", d.rank, d.world, backend, d.device)
     return d
@@ -162,13 +217,23 @@ def rank_part(items: Sequence[T], d: Dist) -> list[tuple[int, T]]:
 
 @contextlib.contextmanager
 def joined(device: str | None = None) -> Iterator[Dist]:
-    """``with joined() as d:`` join the torchrun job for the block, leave it afterwards."""
+    """``with joined() as d:`` join the torchrun job for the block, leave it afterwards.
+
+    Ranks leave together (rank 0 may still be writing the artifact): a :class:`Sub3Error` on one
+    rank reaches the others as a :class:`RankFailure` (:meth:`Dist.settle`), raised on all."""
     d = init_distributed(device)
     try:
-        yield d
-        d.barrier()  # ranks leave together (rank 0 may still be writing the artifact)
+        try:
+            yield d
+        except RankFailure:
+            raise  # raised on every rank already
+        except Sub3Error as exc:  # outside any collective: tell the others, who wait in settle
+            d.settle("training or saving", exc)
+        else:
+            d.settle("training or saving")
     finally:
         shutdown()
 
 
-__all__ = ["Dist", "current", "init_distributed", "joined", "rank_part", "resolve_device", "shutdown", "wrap_ddp"]
+__all__ = ["DEFAULT_TIMEOUT_MIN", "Dist", "RankFailure", "current", "init_distributed", "joined", "rank_part", "resolve_device",
+           "shutdown", "wrap_ddp"]

@@ -299,14 +299,20 @@ def restore(loop: Loop, ck: dict[str, Any]) -> FitState:
 
 
 def write_checkpoint(path: Path, loop: Loop, st: FitState, extra: dict[str, Any]) -> None:
-    """Rank 0: the state after ``st.epoch`` (temp file, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Rank 0: the state after ``st.epoch`` (temp file, then rename).
+
+    Raises:
+        ModelError: the checkpoint folder cannot be written."""
     tmp = path.with_name(path.name + ".tmp")
-    torch.save({"epoch": st.epoch, "model": loop.raw.state_dict(), "optimizer": loop.opt.state_dict(),
-                "best_model": st.best_state, "best_val": st.best_val, "bad_epochs": st.bad, "history": st.history,
-                "best_epoch": st.best_epoch, "torch_rng": torch.get_rng_state(), "world_size": loop.d.world,
-                "train_config": loop.cfg.to_dict(), **extra}, tmp)
-    tmp.replace(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save({"epoch": st.epoch, "model": loop.raw.state_dict(), "optimizer": loop.opt.state_dict(),
+                    "best_model": st.best_state, "best_val": st.best_val, "bad_epochs": st.bad, "history": st.history,
+                    "best_epoch": st.best_epoch, "torch_rng": torch.get_rng_state(), "world_size": loop.d.world,
+                    "train_config": loop.cfg.to_dict(), **extra}, tmp)
+        tmp.replace(path)
+    except (OSError, RuntimeError) as exc:  # torch.save reports a failed write as RuntimeError
+        raise ModelError(f"cannot write the checkpoint: {' '.join(str(exc).split())}", str(path)) from exc
 
 
 # ----- the loop ---------------------------------------------------------------------------------
@@ -338,7 +344,9 @@ def run_sgd(module: torch.nn.Module, cfg: Any, data: RankData, val: tuple[list, 
         st.epoch = epoch
         if callback:
             callback("epoch", {**rec, "best_epoch": st.best_epoch, "best_val_mae_bpm": st.best_val if has_val else None})
-        if checkpoint is not None and d.is_main:
-            write_checkpoint(checkpoint, loop, st, extra or {})
+        if checkpoint is not None:
+            with d.together("writing the checkpoint"):  # the others learn of rank 0's failure here
+                if d.is_main:
+                    write_checkpoint(checkpoint, loop, st, extra or {})
     module.load_state_dict(st.best_state)
     return st

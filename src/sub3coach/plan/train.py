@@ -498,6 +498,25 @@ def fine_tune(
     return out
 
 
+def _save_scored(out: str, model: PlanModel, runners: Mapping[str, pd.DataFrame], world: int) -> tuple[Path, dict]:
+    """Save ``model`` at ``out``, score the saved file on its held-out test runners and save it
+    again with those metrics. Returns the path and the metrics.
+
+    Raises:
+        Sub3Error: ``out`` cannot be written."""
+    from sub3coach.plan.evaluate import evaluate
+
+    test = {k: runners[k] for k in model.meta["split"]["test"]}
+    try:
+        path = save_plan_model(out, model, world_size=world)
+        metrics = evaluate(load_plan_model(path), test) if test else {}  # score what was saved
+        metrics.pop("per_runner", None)
+        metrics.pop("model", None)
+        return save_plan_model(out, model, metrics={"test": metrics}, world_size=world), metrics
+    except OSError as exc:
+        raise Sub3Error(f"cannot write the model: {exc.strerror or exc}", out) from exc
+
+
 def main(argv: list[str] | None = None) -> int:
     """``[torchrun ...] python -m sub3coach.plan.train --data HISTORIES --out plan.pt``: train the
     pace Transformer (DDP over CPU ranks, gloo), rank 0 saves the artifact and scores the held-out
@@ -526,19 +545,15 @@ def main(argv: list[str] | None = None) -> int:
                      d_model=a.d_model, n_layers=a.layers, dropout=a.dropout)
     try:
         with joined("cpu") as d:
-            runners = load_histories(a.data, strict=False)
+            with d.together("reading the histories"):  # a rank that cannot read them stops every rank
+                runners = load_histories(a.data, strict=False)
             model = train_population(runners, seed=a.seed, config=cfg, epochs=a.epochs, batch_size=a.batch_size,
                                      members=a.members, progress=d.is_main, dist=d)
+            with d.together("saving the model"):  # the other ranks wait here for rank 0's artifact
+                if d.is_main:
+                    path, metrics = _save_scored(a.out, model, runners, d.world)
             if not d.is_main:
                 return 0
-            from sub3coach.plan.evaluate import evaluate
-
-            test = {k: runners[k] for k in model.meta["split"]["test"]}
-            path = save_plan_model(a.out, model, world_size=d.world)
-            metrics = evaluate(load_plan_model(path), test) if test else {}  # score what was saved
-            metrics.pop("per_runner", None)
-            metrics.pop("model", None)
-            path = save_plan_model(a.out, model, metrics={"test": metrics}, world_size=d.world)
     except Sub3Error as exc:
         print(f"sub3: error: {exc}", file=sys.stderr)
         return 1
