@@ -28,7 +28,8 @@ the first two weeks of a return-to-run ramp (then tempo only), and the race coun
 Quality days are never next to another hard day (history included), never more than two in any
 7 days, and go on the run days where the pace model expects the quickest running (its
 predicted pace over the runner's recent median pace): the quickest becomes the interval
-session (with one session: intervals only when the model's ratio is <= 0.93, else tempo).
+session (with one session: intervals only when the model's ratio is <= 0.93, else tempo); a session
+longer than twice the week's target per run day (a week of very short runs) is an easy run instead.
 Easy runs share the rest of the target (each at least 3 km, a day too short for that rests; at
 most 1.5 x target / usual runs a week, so a taper week with few run days runs less).
 
@@ -74,6 +75,8 @@ KEEP_RUNS: int = 60
 EASY_BAND_S: float = 10.0
 #: No easy run is longer than this many times the week's target over the runner's usual runs a week.
 EASY_MAX_OF_USUAL: float = 1.5
+#: A tempo or interval session longer than this many times the week's target per run day becomes an easy run.
+SESSION_MAX_OF_SHARE: float = 2.0
 #: A short easy run (the 2 days before a race, the days after it) is at most this many times the runner's
 #: usual (median) run, and at least the shortest run (:attr:`CoachRules.min_run_m`).
 SHORT_MAX_OF_USUAL: float = 0.5
@@ -625,10 +628,14 @@ class _Week:
                     role[d] = "easy"
                     self.notes.append(f"no long run: {r.long_run_fraction:.0%} of the week ({dist / 1000:.1f} km) is not "
                                       f"longer than your usual {med / 1000:.1f} km run")
-            elif x == "tempo":
-                sessions[d] = tempo_session(share, self.zones)
-            elif x == "interval":
-                sessions[d] = interval_session(share, self.zones, V)
+            elif x in ("tempo", "interval"):
+                s = tempo_session(share, self.zones) if x == "tempo" else interval_session(share, self.zones, V)
+                if s.distance_m <= SESSION_MAX_OF_SHARE * share:
+                    sessions[d] = s
+                else:  # its warm-up, work and cool-down alone are more than the week can hold
+                    role[d] = "easy"
+                    self.notes.append(f"no {x} on {d:%a %d %b}: its {s.distance_m / 1000:.1f} km are more than "
+                                      f"{SESSION_MAX_OF_SHARE:g} x the week's {share / 1000:.1f} km a run")
         self.fill_easy(role, rest, sessions)
         out = []
         for d in days:
