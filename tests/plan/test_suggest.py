@@ -405,3 +405,16 @@ def test_the_run_two_days_before_a_race_is_short() -> None:
     short = [w for w in plan if not w.is_rest and w.date != as_of + timedelta(days=2)]
     assert plan[0].type == "easy" and "race in two days" in plan[0].reason
     assert short and all(w.distance_m <= max(DEFAULT_RULES.min_run_m, 0.5 * usual) + 1e-6 for w in short)
+
+
+def test_a_week_of_one_km_runs_gets_no_session_longer_than_the_week_holds() -> None:
+    """A runner of 1 km a day (~7 km/week): a tempo's warm-up, work and cool-down alone are more
+    than the week, so there is none and the week stays near its average."""
+    h = _weekly([7.0] * 6, days=tuple(range(7)))
+    h["distance_m"] = 1000.0
+    h["duration_s"] = 330.0
+    as_of = (START + pd.Timedelta(days=7 * 6)).date()
+    week = plan_week(h, as_of=as_of, model=MODELS["median_28d"], hr_model=False)
+    assert not any(w.type in ("tempo", "interval") for w in week)
+    assert 0.6 * 7000 <= week.total_distance_m <= 1.25 * 7000
+    assert any(n.startswith("no interval") or n.startswith("no tempo") for n in week.notes), week.notes
