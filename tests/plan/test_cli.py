@@ -198,3 +198,20 @@ def test_library_athlete_zones_come_from_the_profile(files, tmp_path) -> None:
     week = _json(["week", "--library", str(lib_path), "--as-of", "2024-03-04", "--model", str(files["model"]), "--no-hr", "--json"])
     assert "threshold pace" in week["zones"]["source"], week["zones"]
     assert week["next_run_date"] is not None
+    from sub3coach.plan.api import week_plan
+    from sub3coach.plan.export import ics_bytes
+    from sub3coach.plan.train import load_plan_model
+
+    with Library(lib_path) as lib:  # a second athlete: each plan carries its athlete, their calendars do not collide
+        lib.import_athlete = "Bo Ek"
+        for s in synthetic_history(10, end=end, seed=4):
+            lib.add_summary(s)
+    with Library(lib_path, read_only=True) as lib:
+        names = [a["name"] for a in lib.athletes()]
+        assert len(names) == 2 and "Bo Ek" in names
+        plans = {n: week_plan(lib, n, as_of=datetime(2024, 3, 4).date(), model=load_plan_model(files["model"]), hr_model=False)
+                 for n in names}
+    assert {p.runner for p in plans.values()} == set(names)
+    assert b"-bo-ek@sub3coach" in ics_bytes(plans["Bo Ek"])
+    uids = [set(line for line in ics_bytes(p).split(b"\r\n") if line.startswith(b"UID:")) for p in plans.values()]
+    assert uids[0] and uids[1] and not uids[0] & uids[1]

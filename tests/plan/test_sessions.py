@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from sub3coach.plan.export import describe, ics_bytes, write_fit_workouts, write_ics
+from sub3coach.plan.export import describe, event_uid, ics_bytes, slugify, write_fit_workouts, write_ics
 from sub3coach.plan.race import training_paces
 from sub3coach.plan.sessions import (
     Zones, interval_session, steady_run, tempo_session, vdot_from_history, vdot_from_threshold_pace,
@@ -127,6 +127,42 @@ def test_ics_parses_back_one_event_per_run(week, tmp_path) -> None:
         assert w.type.capitalize() in str(ev.get("summary"))
     assert len({str(ev.get("uid")) for ev in events}) == len(events)
     assert ics_bytes(week).count(b"BEGIN:VEVENT") == len(runs)
+
+
+def _uids(plan) -> list[str]:
+    from icalendar import Calendar
+
+    return [str(ev.get("uid")) for ev in Calendar.from_ical(ics_bytes(plan)).walk("VEVENT")]
+
+
+def test_ics_uids_are_per_day_and_runner_and_fit_files_name_the_runner(week, tmp_path) -> None:
+    """Two runners' calendars never collide; a re-planned day (another type) keeps its UID, and
+    its FIT file replaces the old one (only that runner's files of the planned days go)."""
+    import copy
+
+    anna, bo = copy.deepcopy(week), copy.deepcopy(week)
+    anna.runner, bo.runner = "Anna Müller", "bo/../x"
+    ua, ub = _uids(anna), _uids(bo)
+    runs = [w for w in week if not w.is_rest]
+    assert ua == [f"{w.date:%Y%m%d}-anna-muller@sub3coach" for w in runs] and not set(ua) & set(ub)
+    assert slugify("bo/../x") == "bo-x" and slugify("  ") == "runner"
+    folder = tmp_path / "fit"
+    folder.mkdir()
+    keep = [folder / "notes.fit", folder / f"bo-x-{runs[0].date:%Y-%m-%d}-easy.fit",
+            folder / f"anna-muller-{week[0].date - timedelta(days=1):%Y-%m-%d}-easy.fit"]
+    for p in keep:
+        p.write_bytes(b"not ours")
+    first = {p.name for p in write_fit_workouts(anna, folder)}
+    assert first == {f"anna-muller-{w.date:%Y-%m-%d}-{w.type}.fit" for w in runs}
+    again = copy.deepcopy(anna)
+    day = next(w for w in again if not w.is_rest and w.type != "easy")
+    old_type, day.type = day.type, "easy"  # the day re-planned as another workout
+    assert _uids(again) == ua  # the calendar replaces the event instead of adding one
+    second = {p.name for p in write_fit_workouts(again, folder)}
+    on_disk = {p.name for p in folder.iterdir()}
+    assert f"anna-muller-{day.date:%Y-%m-%d}-{old_type}.fit" not in on_disk
+    assert on_disk == second | {p.name for p in keep}  # others' and older files are left alone
+    assert event_uid(again, day) == f"{day.date:%Y%m%d}-anna-muller@sub3coach"
 
 
 def test_expected_hr_per_run_and_work_step() -> None:

@@ -65,8 +65,12 @@ def week_plan(lib: Any, athlete: str | None = None, as_of: date | None = None, r
     """Seven days for ``athlete`` of an open :class:`~sub3coach.library.Library` (module docs).
 
     ``model``: pace model (None = bundled); ``hr_model``: None = bundled HR model, False = no
-    expected HR; ``history``: the athlete's history when already read."""
-    hist = athlete_history(lib, athlete) if history is None else history
-    zones = profile_zones(lib, athlete, hist, as_of)
-    return plan_week(hist, as_of=as_of, race_date=race_date, model=model, hr_model=hr_model,
+    expected HR; ``history``: the athlete's history when already read. The plan's ``runner`` is the
+    athlete's name (the calendar UIDs and FIT file names of :mod:`sub3coach.plan.export`)."""
+    name = lib.resolve_athlete(athlete)
+    hist = athlete_history(lib, name) if history is None else history
+    zones = profile_zones(lib, name, hist, as_of)
+    plan = plan_week(hist, as_of=as_of, race_date=race_date, model=model, hr_model=hr_model,
                      race_distance_m=race_distance_m, zones=zones)
+    plan.runner = name
+    return plan

@@ -3,7 +3,10 @@
 * :func:`write_ics`: one all-day ``VEVENT`` per run (RFC 5545, written with the ``icalendar``
   package: escaping and 75-octet line folding), the summary ``Tempo 9.4 km`` and a description
   with the session's structure, paces, expected HR and why.
-* :func:`write_fit_workouts`: one FIT workout file per run (written with ``fit-tool``): a
+  Each event's UID is ``YYYYMMDD-<runner>@sub3coach``: one per day and runner, so a re-planned day
+  replaces its event in a calendar that imports the file again, and two runners never collide.
+* :func:`write_fit_workouts`: one FIT workout file per run, ``<runner>-YYYY-MM-DD-<type>.fit``
+  (a re-plan removes that runner's files of the planned days first), written with ``fit-tool``: a
   ``file_id`` message of type workout, a ``workout`` message (sport running) and one
   ``workout_step`` per step, reps unrolled (warm-up, work, recovery jog, ..., cool-down). A step
   lasts a distance (metres) or a time (seconds); a step with a pace range targets the matching
@@ -12,6 +15,8 @@
 from __future__ import annotations
 
 import logging
+import re
+import unicodedata
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,10 +25,24 @@ from sub3coach.errors import Sub3Error
 from sub3coach.units import format_duration, format_pace
 
 if TYPE_CHECKING:
+    from datetime import date
+
     from sub3coach.plan.sessions import Session, Step
     from sub3coach.plan.suggest import NextWorkout, WeekPlan
 
 log = logging.getLogger(__name__)
+
+
+def slugify(name: str) -> str:
+    """``name`` safe in a file name and a UID: ASCII letters and digits, lower case, ``-`` between
+    words (``"Anna Müller"`` -> ``"anna-muller"``); ``"runner"`` when nothing is left."""
+    ascii_name = unicodedata.normalize("NFKD", str(name)).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-") or "runner"
+
+
+def event_uid(plan: "WeekPlan", w: "NextWorkout") -> str:
+    """The calendar UID of a planned day: stable per day and runner (not per workout type)."""
+    return f"{w.date:%Y%m%d}-{slugify(plan.runner)}@sub3coach"
 
 
 def describe(w: "NextWorkout") -> str:
@@ -49,7 +68,7 @@ def ics_bytes(plan: "WeekPlan", *, now: datetime | None = None) -> bytes:
         if w.is_rest:
             continue
         ev = Event()
-        ev.add("uid", f"{w.date:%Y%m%d}-{w.type}-{plan.runner}@sub3coach")
+        ev.add("uid", event_uid(plan, w))
         ev.add("dtstamp", stamp)
         ev.add("dtstart", w.date)
         ev.add("dtend", w.date + timedelta(days=1))
@@ -128,9 +147,24 @@ def fit_bytes(session: "Session", name: str, *, created: datetime | None = None)
     return builder.build().to_bytes()
 
 
+def fit_name(runner: str, day: "date", kind: str) -> str:
+    """File name of a FIT workout: ``<runner slug>-YYYY-MM-DD-<type>.fit``."""
+    return f"{slugify(runner)}-{day:%Y-%m-%d}-{kind}.fit"
+
+
+def stale_fit_files(folder: Path, plan: "WeekPlan") -> list[Path]:
+    """The FIT workouts :func:`write_fit_workouts` wrote earlier into ``folder`` for this runner and
+    the plan's days (its own name pattern only; other runners' and other files are left alone)."""
+    days = {f"{w.date:%Y-%m-%d}" for w in plan}
+    pat = re.compile(rf"{re.escape(slugify(plan.runner))}-(\d{{4}}-\d{{2}}-\d{{2}})-[a-z]+\.fit")
+    return sorted(p for p in folder.iterdir() if p.is_file() and (m := pat.fullmatch(p.name)) and m.group(1) in days)
+
+
 def write_fit_workouts(plan: "WeekPlan", folder: str | Path) -> list[Path]:
     """One FIT workout file per run of the plan in ``folder`` (created), named
-    ``YYYY-MM-DD-type.fit``; returns the paths.
+    ``<runner>-YYYY-MM-DD-<type>.fit`` (:func:`fit_name`); the runner's files of the planned days
+    written before (:func:`stale_fit_files`) are removed first, so a re-planned day leaves one file.
+    Returns the paths.
 
     Raises:
         Sub3Error: the folder or a file cannot be written."""
@@ -138,11 +172,13 @@ def write_fit_workouts(plan: "WeekPlan", folder: str | Path) -> list[Path]:
     out = []
     try:
         d.mkdir(parents=True, exist_ok=True)
+        for p in stale_fit_files(d, plan):
+            p.unlink()
         for w in plan:
             if w.is_rest or w.session is None:
                 continue
             name = f"{w.date:%a %d %b} {w.session.name or w.type}"
-            p = d / f"{w.date:%Y-%m-%d}-{w.type}.fit"
+            p = d / fit_name(plan.runner, w.date, w.type)
             p.write_bytes(fit_bytes(w.session, name))
             out.append(p)
     except OSError as exc:

@@ -2,7 +2,8 @@
 paces, placed by form under the coach rules. ``plan next`` is the first run of ``plan week``.
 
 **Volume** (:func:`weekly_target`). The runner's recent weekly level is the average week of the
-28 days before the plan (``avg4``, metres); the week's target is ``1.05 x avg4`` (a small
+28 days before the plan (``avg4``, metres; a history that starts inside them is averaged over the
+weeks it covers, at least one, and the reason says so); the week's target is ``1.05 x avg4`` (a small
 progression; one big or small week moves it by a quarter at most). After a break of
 :attr:`CoachRules.break_days` days or more that reaches into those 28 days, the level is the
 average week of the 4 weeks before the break, and the target is a return-to-run ramp: 50 % of
@@ -13,9 +14,10 @@ at most 1.2 x the 4-week average). Before a race the target is
 tapered: x 0.8 when the race is 8-14 days after the week's middle day, x 0.6 within 7 days.
 
 **Days.** Runs go on the runner's usual weekdays (their most frequent running weekdays in the
-last 8 weeks, as many as their usual runs a week, 2-6): the others are rest days (the reason
+last 8 weeks, or since the first run, as many as their usual runs a week, 2-6): the others are rest days (the reason
 names the count: "ran on 1 of the last 8 Mondays"). A day whose 6 days before all hold runs is a
-rest day; the day before a race is a rest day; the 2 days before it only a short easy run.
+rest day; the day before a race is a rest day; the 2 days before it only a short easy run (at
+most half the runner's median run of the habit window, at least 3 km; the days after it too).
 
 **Roles** (:meth:`_Week.assign`). With 4+ runs a week the long run goes on the runner's usual
 long-run weekday (else the weekday of their longest runs): 28 % of the target (at most 30 %, the
@@ -26,7 +28,8 @@ the first two weeks of a return-to-run ramp (then tempo only), and the race coun
 Quality days are never next to another hard day (history included), never more than two in any
 7 days, and go on the run days where the pace model expects the quickest running (its
 predicted pace over the runner's recent median pace): the quickest becomes the interval
-session (with one session: intervals only when the model's ratio is <= 0.93, else tempo).
+session (with one session: intervals only when the model's ratio is <= 0.93, else tempo); a session
+longer than twice the week's target per run day (a week of very short runs) is an easy run instead.
 Easy runs share the rest of the target (each at least 3 km, a day too short for that rests; at
 most 1.5 x target / usual runs a week, so a taper week with few run days runs less).
 
@@ -72,6 +75,11 @@ KEEP_RUNS: int = 60
 EASY_BAND_S: float = 10.0
 #: No easy run is longer than this many times the week's target over the runner's usual runs a week.
 EASY_MAX_OF_USUAL: float = 1.5
+#: A tempo or interval session longer than this many times the week's target per run day becomes an easy run.
+SESSION_MAX_OF_SHARE: float = 2.0
+#: A short easy run (the 2 days before a race, the days after it) is at most this many times the runner's
+#: usual (median) run, and at least the shortest run (:attr:`CoachRules.min_run_m`).
+SHORT_MAX_OF_USUAL: float = 0.5
 #: In a return ramp, the target is at most this many times the 4-week average (break days included).
 RAMP_MAX_OF_AVG4: float = 1.2
 _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -283,6 +291,19 @@ def _vol(runs: pd.DataFrame, first: pd.Timestamp, end: pd.Timestamp) -> float:
     return float(runs.loc[(t >= first) & (t < end), "distance_m"].sum())
 
 
+def covered(runs: pd.DataFrame, first: pd.Timestamp, end: pd.Timestamp) -> tuple[pd.Timestamp, float]:
+    """The window ``[first, end)`` cut to the history: (its start, no earlier than the day of the
+    first run; the weeks it covers, at least 1). Days before the first logged run are not zero weeks."""
+    lo = max(first, runs["start_time"].min().normalize())
+    return lo, max(1.0, (end - lo) / pd.Timedelta(days=7))
+
+
+def weekly_avg(runs: pd.DataFrame, first: pd.Timestamp, end: pd.Timestamp) -> float:
+    """Average week (metres) of ``[first, end)`` over the weeks of it the history covers (:func:`covered`)."""
+    lo, n_weeks = covered(runs, first, end)
+    return _vol(runs, lo, end) / n_weeks
+
+
 def last_break(runs: pd.DataFrame, as_of: date, min_days: int) -> tuple[pd.Timestamp, pd.Timestamp | None] | None:
     """The latest gap of at least ``min_days`` days without a run before ``as_of``: (last run
     before it, first run after it or None when the gap is still going on)."""
@@ -302,14 +323,17 @@ def weekly_target(runs: pd.DataFrame, as_of: date, rules: CoachRules = DEFAULT_R
                   race_date: date | None = None) -> VolumeTarget:
     """The week's volume target from the chronic load (module docs)."""
     end = pd.Timestamp(as_of, tz="UTC")
-    weeks = [_vol(runs, end - pd.Timedelta(days=7 * (k + 1)), end - pd.Timedelta(days=7 * k)) for k in range(4)]
-    avg4 = sum(weeks) / 4.0
+    lo, n_weeks = covered(runs, end - pd.Timedelta(days=28), end)
+    weeks = [_vol(runs, end - pd.Timedelta(days=7 * (k + 1)), end - pd.Timedelta(days=7 * k))
+             for k in range(4) if end - pd.Timedelta(days=7 * k) > lo]  # the weeks the history reaches
+    avg4 = sum(weeks) / n_weeks
+    short = n_weeks < 4  # the history starts inside the 4 weeks
     brk = last_break(runs, as_of, rules.break_days)
     taper = taper_factor(as_of + timedelta(days=3), race_date, rules)
     tap = "" if taper == 1.0 else f"; x {taper:g} taper before the race on {race_date}"
     if brk is not None and (brk[1] is None or brk[1] > end - pd.Timedelta(days=28)):
         before, back = brk
-        level = _vol(runs, before - pd.Timedelta(days=27), before + pd.Timedelta(days=1)) / 4.0
+        level = weekly_avg(runs, before - pd.Timedelta(days=27), before + pd.Timedelta(days=1))
         weeks_back = 0 if back is None else (end - back.normalize()).days // 7
         frac = min(1.0, rules.return_fraction + rules.return_step * weeks_back)
         gap = ((back if back is not None else end) - before).days
@@ -332,7 +356,9 @@ def weekly_target(runs: pd.DataFrame, as_of: date, rules: CoachRules = DEFAULT_R
             ramp = target
         return VolumeTarget(ramp * taper, avg4, level, reason + tap, weeks_back)
     listed = ", ".join(f"{w / 1000:.1f}" for w in reversed(weeks))
-    reason = (f"your 4-week average {avg4 / 1000:.1f} km/week (weeks: {listed} km) x {rules.progression:g}{tap}")
+    span = (f"average week since your first run on {lo.date()} (only {(end - lo).days} days of history)" if short
+            else "4-week average")
+    reason = f"your {span} {avg4 / 1000:.1f} km/week (weeks: {listed} km) x {rules.progression:g}{tap}"
     return VolumeTarget(rules.progression * avg4 * taper, avg4, avg4, reason)
 
 
@@ -428,6 +454,10 @@ class _Week:
         if self.volume.weeks_back is not None and self.volume.weeks_back < 2:
             n = min(n, 4)
         self.runs_per_week = n
+        med_src = self.habit if len(self.habit) else self.rows
+        self.usual_run_m = float(np.median(med_src["distance_m"]))  # the runner's median run (habit window), metres
+        #: the longest "short" easy run (next to a race): half the usual run, but never under the shortest run
+        self.short_run_max_m = max(rules.min_run_m, SHORT_MAX_OF_USUAL * self.usual_run_m)
         hab = self.habit
         self.weekday_counts = np.bincount(hab["start_time"].dt.day_of_week.to_numpy(), minlength=7)
         self.hist_km = self.featured.groupby(self.featured["start_time"].dt.date)["distance_m"].sum().to_dict()
@@ -440,13 +470,15 @@ class _Week:
         return ramp the weeks since the return (with 4+ runs since), else the 8 weeks before the break."""
         end = self.end
         if self.volume.weeks_back is None or brk is None:
-            return end - pd.Timedelta(days=56), end, "of the last 8 weeks"
+            lo = covered(self.rows, end - pd.Timedelta(days=56), end)[0]
+            return lo, end, ("of the last 8 weeks" if lo == end - pd.Timedelta(days=56)
+                             else f"since your first run on {lo.date()}")
         before, back = brk
         if back is not None and int((self.rows["start_time"] >= back).sum()) >= 4:
             lo = max(back.normalize(), end - pd.Timedelta(days=56))
             return lo, end, f"since your return on {back.date()}"
         hi = before.normalize() + pd.Timedelta(days=1)
-        return hi - pd.Timedelta(days=56), hi, "of the 8 weeks before your break"
+        return covered(self.rows, hi - pd.Timedelta(days=56), hi)[0], hi, "of the 8 weeks before your break"
 
     # ----- the pace model, once for the whole week
     def predict(self, days: list[date]) -> tuple[np.ndarray, np.ndarray]:
@@ -584,7 +616,7 @@ class _Week:
         sessions: dict[date, Session] = {}
         jog = self.zones.easy[1]
         share = V / max(n_run, 1)
-        med = float(np.median(self.habit["distance_m"])) if len(self.habit) else float(np.median(self.rows["distance_m"]))
+        med = self.usual_run_m
         for d, x in role.items():
             if x == "race":
                 sessions[d] = self.race_session()
@@ -596,10 +628,14 @@ class _Week:
                     role[d] = "easy"
                     self.notes.append(f"no long run: {r.long_run_fraction:.0%} of the week ({dist / 1000:.1f} km) is not "
                                       f"longer than your usual {med / 1000:.1f} km run")
-            elif x == "tempo":
-                sessions[d] = tempo_session(share, self.zones)
-            elif x == "interval":
-                sessions[d] = interval_session(share, self.zones, V)
+            elif x in ("tempo", "interval"):
+                s = tempo_session(share, self.zones) if x == "tempo" else interval_session(share, self.zones, V)
+                if s.distance_m <= SESSION_MAX_OF_SHARE * share:
+                    sessions[d] = s
+                else:  # its warm-up, work and cool-down alone are more than the week can hold
+                    role[d] = "easy"
+                    self.notes.append(f"no {x} on {d:%a %d %b}: its {s.distance_m / 1000:.1f} km are more than "
+                                      f"{SESSION_MAX_OF_SHARE:g} x the week's {share / 1000:.1f} km a run")
         self.fill_easy(role, rest, sessions)
         out = []
         for d in days:
@@ -634,8 +670,11 @@ class _Week:
             # no easy run longer than the long run, nor than 1.5 x a usual run of the week (a taper runs less)
             cap = min(max((s.distance_m for d, s in sessions.items() if role[d] == "long"), default=math.inf),
                       max(EASY_MAX_OF_USUAL * V / self.runs_per_week, r.min_run_m))
+            weights = {d: (0.5 if role[d] == "easy-short" else 1.0) for d in easy}
             for d in easy:
-                dist = min(left / sum(0.5 if role[x] == "easy-short" else 1.0 for x in easy) * (0.5 if role[d] == "easy-short" else 1.0), cap)
+                dist = min(left / sum(weights.values()) * weights[d], cap)
+                if role[d] == "easy-short":  # short in km, whatever the week: at most half the runner's usual run
+                    dist = min(dist, self.short_run_max_m)
                 sessions[d] = steady_run("easy", dist, self.zones.easy, jog)
 
     def race_session(self) -> Session:
