@@ -10,6 +10,7 @@ import hashlib
 import json
 import logging
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -44,11 +45,19 @@ def read_json(path: Path, version: int) -> dict[str, Any] | None:
 
 
 def write_json(path: Path, version: int, data: dict[str, Any]) -> None:
-    """Write ``data`` atomically (temp file + rename); failures are logged, never raised."""
+    """Write ``data`` atomically: a temp file of its own (unique per call, so threads and
+    processes writing one key never share it) renamed over ``path``; failures are logged,
+    never raised."""
+    tmp: Path | None = None
     try:
+        text = json.dumps({"version": version, "data": data}, allow_nan=False)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"version": version, "data": data}, allow_nan=False))
-        tmp.replace(path)
+        with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=path.name + ".", suffix=".tmp",
+                                         delete=False, encoding="utf-8") as fh:
+            tmp = Path(fh.name)
+            fh.write(text)
+        os.replace(tmp, path)
     except (OSError, ValueError) as exc:
         log.warning("cannot write the cache %s: %s", path, exc)
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)

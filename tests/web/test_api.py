@@ -133,6 +133,44 @@ def test_bombs_refused_as_in_cli(client: TestClient, tmp_path: Path) -> None:
     assert r.status_code == 400 and "entities" in r.json()["detail"] and r.json()["detail"].startswith("laughs.gpx: ")
 
 
+def _zeros_gz(size: int, member: int = 256 * 2**20) -> bytes:
+    """A gzip of zeros about ``size`` bytes long: members of ``member`` zeros each (one
+    compressed once, repeated), so it is made in a second."""
+    import zlib
+
+    c = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    block = bytes(2**20)
+    one = b"".join(c.compress(block) for _ in range(member // 2**20)) + c.flush()
+    return one * max(1, size // len(one))
+
+
+def test_gzip_inflating_beyond_web_limit(library: Path, tmp_path: Path) -> None:
+    """A ~3 MB .fit.gz of zeros (under the 50 MB request cap; the CLI would inflate it to
+    512 MiB) is refused with 413 once it passes 4 x the request cap, at most 200 MiB."""
+    import time
+
+    bomb = tmp_path / "zeros.fit.gz"
+    bomb.write_bytes(_zeros_gz(3 * 2**20))
+    assert 2.5 * 2**20 < bomb.stat().st_size < 3.5 * 2**20
+    for mb, inflated in ((50.0, 200), (5.0, 20)):
+        with TestClient(create_app(library, max_upload_mb=mb, preload=False)) as c:
+            t0 = time.perf_counter()
+            r = _post(c, "/api/predict", bomb)
+            elapsed = time.perf_counter() - t0
+            assert r.status_code == 413 and r.json()["error"] == "UnsafeArchive", r.text
+            assert r.json()["detail"] == f"zeros.fit.gz: gzip expands beyond {inflated} MiB (possible zip bomb)"
+            assert elapsed < 30, elapsed  # inflating 200 MiB takes well under a second alone
+            r = c.post("/api/predict/course", files={"file": ("zeros.gpx.gz", bomb.read_bytes())}, data={"pace": "5:00"})
+            assert r.status_code == 413 and f"beyond {inflated} MiB" in r.json()["detail"]
+    import gzip as gz
+
+    twice = tmp_path / "twice.gpx.gz"
+    twice.write_bytes(gz.compress(gz.compress(run_gpx())))
+    with TestClient(create_app(library, preload=False)) as c:
+        r = _post(c, "/api/predict", twice)
+        assert r.status_code == 415 and r.json()["detail"] == "twice.gpx.gz: a gzip file inside a gzip file"
+
+
 def test_upload_cap_413_while_streaming(library: Path, files: dict[str, Path]) -> None:
     with TestClient(create_app(library, max_upload_mb=0.25, preload=False)) as c:
         big = b"\0" * (400 * 1024)
@@ -305,7 +343,7 @@ def test_load(client: TestClient) -> None:
         hist = write_history_csv(synthetic_history(8, easy_pace_s_per_km=330.0, seed=seed, end=today))
         assert client.post("/api/import", files=[("file", ("h.csv", hist))], data={"athlete": name}).json()["imported"] > 20
     r = client.get("/api/load")
-    assert r.status_code == 400 and "--athlete" in r.json()["detail"]  # two athletes, none named
+    assert r.status_code == 400 and r.json()["detail"].endswith("name one with the athlete parameter")  # two, none named
     d = client.get("/api/load", params={"athlete": "kim"}).json()
     assert d["athlete"] == "kim" and d["days"] and {"day", "load", "ctl", "atl", "tsb"} <= set(d["days"][-1])
     assert d["days"][-1]["ctl"] > 0 and sum(x["trimp"] or 0 for x in d["runs"]) > 0
@@ -367,7 +405,11 @@ def test_several_athletes(client: TestClient, files: dict[str, Path]) -> None:
         assert rep.json()["imported"] == 1
     later = {"file": ("later.gpx", run_gpx(minutes=15, seed=30))}  # after both imported runs
     r = client.post("/api/predict", files=later)
-    assert r.status_code == 400 and "library holds 2 athletes" in r.json()["detail"]
+    web_line = "library holds 2 athletes (ann, bob): name one with the athlete parameter"
+    assert r.status_code == 400 and r.json()["detail"] == web_line  # the web's words, not the CLI's --athlete
+    for url in ("/api/load", "/api/plan/week"):
+        r = client.get(url)
+        assert r.status_code == 400 and r.json() == {"detail": web_line, "error": "AthleteNotNamed"}, url
     d = client.post("/api/predict", files=later, data={"athlete": "bob"}).json()
     assert d["summary"]["personal"] == "personal model of bob (1 runs with HR)"  # bob's run is before it
     assert [a["name"] for a in client.get("/api/athletes").json()] == ["ann", "bob"]
