@@ -329,6 +329,36 @@ def test_plan_week(client: TestClient, tmp_path: Path) -> None:
     assert client.get("/api/plan/week", params={"athlete": "nobody"}).status_code == 400
 
 
+def test_slow_work_runs_outside_the_library_lock(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Planning a week and learning a personal model's new runs (the slow parts) run with the
+    library lock free, so /api/runs and /api/athletes never queue behind them; the answers are
+    unchanged (the personal model of the runs learnt, the CLI-parity of test_plan_week)."""
+    import sub3coach.hr.personalize as pers
+    import sub3coach.plan.suggest as suggest
+    from sub3coach.web import service
+
+    held: dict[str, list[bool]] = {"plan": [], "learn": []}
+
+    def spy(kind: str, fn: Any) -> Any:
+        def wrapped(*a: Any, **k: Any) -> Any:
+            held[kind].append(service.LIBRARY_LOCK.locked())
+            return fn(*a, **k)
+        return wrapped
+
+    monkeypatch.setattr(suggest, "plan_week", spy("plan", suggest.plan_week))
+    monkeypatch.setattr(pers, "run_stats_of", spy("learn", pers.run_stats_of))
+    for seed in (40, 41, 42):
+        rep = client.post("/api/import", files=[("file", (f"r{seed}.gpx", run_gpx(minutes=12, seed=seed)))], data={"athlete": "zoe"})
+        assert rep.json()["imported"] == 1
+    d = client.post("/api/predict", files={"file": ("later.gpx", run_gpx(minutes=12, seed=50))}).json()
+    assert d["summary"]["personal"] == "personal model of zoe (3 runs with HR)"
+    assert held["learn"] == [False]  # the three new runs learnt in one batch, outside the lock
+    client.post("/api/predict", files={"file": ("later.gpx", run_gpx(minutes=12, seed=50))})
+    assert held["learn"] == [False]  # cached: nothing to learn the second time
+    client.get("/api/plan/week")  # three runs: a plan (or the planner's one-line refusal)
+    assert held["plan"] == [False]
+
+
 def test_load(client: TestClient) -> None:
     """/api/load answers what `sub3 load --json` prints; errors are the CLI's one line."""
     r = client.get("/api/load")
@@ -396,6 +426,32 @@ def test_serve_port_in_use(tmp_path: Path) -> None:
         port = s.getsockname()[1]
         code, _, err = _cli(["serve", "--port", str(port), "--library", str(tmp_path / "l.duckdb")], tmp_path)
     assert code == 1 and err.startswith("sub3: error: cannot listen on 127.0.0.1:") and err.count("\n") == 1
+
+
+def test_serve_port_zero_names_the_bound_port(tmp_path: Path) -> None:
+    """``sub3 serve --port 0`` listens on a free port and its first line names it."""
+    import os
+    import re
+
+    import httpx
+
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    proc = subprocess.Popen([sys.executable, "-m", "sub3coach.cli", "serve", "--port", "0", "--library", str(tmp_path / "l.duckdb")],
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        first = proc.stdout.readline()  # type: ignore[union-attr]
+        m = re.match(r"sub3coach web app on (http://127\.0\.0\.1:(\d+))/ ", first)
+        assert m and int(m.group(2)) > 0, first
+        for _ in range(300):
+            try:
+                h = httpx.get(m.group(1) + "/healthz", timeout=2)
+                break
+            except httpx.HTTPError:
+                __import__("time").sleep(0.2)
+        assert h.status_code == 200 and h.json()["library"] == str(tmp_path / "l.duckdb")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 def test_several_athletes(client: TestClient, files: dict[str, Path]) -> None:

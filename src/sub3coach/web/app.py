@@ -265,8 +265,10 @@ def _page_routes(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
 
-def _check_port(host: str, port: int) -> None:
-    """Fail in one line when ``host:port`` cannot be listened on (in use, bad address)."""
+def _listen(host: str, port: int) -> Any:
+    """A socket bound to ``host:port`` and listening (``port`` 0: a free one the system picks),
+    handed to uvicorn as is, so no other process can take the port in between; one line when
+    it cannot be listened on (in use, bad address)."""
     import socket
 
     try:
@@ -274,12 +276,15 @@ def _check_port(host: str, port: int) -> None:
     except OSError as exc:
         raise E.Sub3Error(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
     family, _, _, _, addr = infos[0]
-    with socket.socket(family, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(addr)
-        except OSError as exc:
-            raise E.Sub3Error(f"cannot listen on {host}:{port}: {exc.strerror or exc} (another server? try --port)") from exc
+    s = socket.socket(family, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        s.bind(addr)
+        s.listen(2048)
+    except OSError as exc:
+        s.close()
+        raise E.Sub3Error(f"cannot listen on {host}:{port}: {exc.strerror or exc} (another server? try --port)") from exc
+    return s
 
 
 def _plotly_js() -> Path:
@@ -299,11 +304,16 @@ def _version() -> str:
 
 def serve(host: str = "127.0.0.1", port: int = 8000, library: str | Path | None = None,
           max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB) -> None:
-    """Run the app with uvicorn until Ctrl-C."""
+    """Run the app with uvicorn until Ctrl-C; ``port`` 0 picks a free port. The first line on
+    stdout names the URL it listens on (with the port actually bound)."""
     import uvicorn
 
-    _check_port(host, port)
-    app = create_app(library, max_upload_mb=max_upload_mb)
-    shown = f"[{host}]" if ":" in host else host
-    print(f"sub3coach web app on http://{shown}:{port}/ (API docs: /docs; library {app.state.library}; Ctrl-C to stop)", flush=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    sock = _listen(host, port)
+    try:
+        app = create_app(library, max_upload_mb=max_upload_mb)
+        port = int(sock.getsockname()[1])
+        shown = f"[{host}]" if ":" in host else host
+        print(f"sub3coach web app on http://{shown}:{port}/ (API docs: /docs; library {app.state.library}; Ctrl-C to stop)", flush=True)
+        uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning")).run(sockets=[sock])
+    finally:
+        sock.close()

@@ -105,10 +105,37 @@ def read_upload(path: Path, name: str, limit: int = MAX_UPLOAD_INFLATED) -> Work
     return read_workout(_upload_bytes(path, name, limit), name=name)
 
 
+def _learn_new_runs(lm: Any, library: Path, athlete: str | None, batch: int = 16) -> None:
+    """Bring the athlete's personal-model cache up to date in batches: each batch of new runs
+    with HR is read under :data:`LIBRARY_LOCK`, its statistics computed after the lock is
+    released (under :data:`MODEL_LOCK`), so other requests read the library meanwhile. Errors
+    (no library, an athlete not named) are left for :func:`resolve_personal` to raise."""
+    from sub3coach.hr.personalize import learn_runs, runs_to_learn
+    from sub3coach.hr.predict import configure_threads
+
+    tried: set[str] = set()
+    while library.exists():
+        with LIBRARY_LOCK, _open(library) as lib:
+            try:
+                name = lib.resolve_athlete(athlete)
+            except Sub3Error:
+                return
+            ids = [i for i in runs_to_learn(lm, lib, name) if i not in tried][:batch]
+            workouts = [lib.get_workout(i) for i in ids]
+        if not ids:  # done (or the cache cannot be written: resolve_personal computes the rest)
+            return
+        tried.update(ids)
+        with MODEL_LOCK:
+            configure_threads()
+            learn_runs(lm, library, name, workouts)
+
+
 def _personal(lm: Any, library: Path, athlete: str | None, max_hr: float | None, before_s: float | None) -> Any:
-    """The personal context ``sub3 hr predict --athlete`` uses (cold start without a library)."""
+    """The personal context ``sub3 hr predict --athlete`` uses (cold start without a library);
+    the slow part, new runs' statistics, is computed outside the library lock."""
     from sub3coach.hr.cli_personal import resolve_personal
 
+    _learn_new_runs(lm, library, athlete)
     with LIBRARY_LOCK:
         return resolve_personal(lm, library, athlete, cold=False, max_hr=max_hr, resting_hr=None,
                                 model_given=False, before_s=before_s)
