@@ -171,6 +171,31 @@ def test_gzip_inflating_beyond_web_limit(library: Path, tmp_path: Path) -> None:
         assert r.status_code == 415 and r.json()["detail"] == "twice.gpx.gz: a gzip file inside a gzip file"
 
 
+def test_at_most_two_uploads_read_at_once(client: TestClient, files: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Six predictions at once: never more than two read and predicted together (memory bound)."""
+    import threading
+    import time
+
+    from sub3coach.web import service
+
+    lock, now, most = threading.Lock(), [0], [0]
+    real = service.read_upload
+
+    def slow(*a: Any, **k: Any) -> Any:
+        with lock:
+            now[0] += 1
+            most[0] = max(most[0], now[0])
+        time.sleep(0.3)
+        with lock:
+            now[0] -= 1
+        return real(*a, **k)
+
+    monkeypatch.setattr(service, "read_upload", slow)
+    with ThreadPoolExecutor(6) as ex:
+        codes = list(ex.map(lambda _: _post(client, "/api/predict", files["run.gpx"]).status_code, range(6)))
+    assert codes == [200] * 6 and most[0] == 2
+
+
 def test_upload_cap_413_while_streaming(library: Path, files: dict[str, Path]) -> None:
     with TestClient(create_app(library, max_upload_mb=0.25, preload=False)) as c:
         big = b"\0" * (400 * 1024)
