@@ -10,6 +10,7 @@ import hashlib
 import json
 import logging
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -43,12 +44,33 @@ def read_json(path: Path, version: int) -> dict[str, Any] | None:
     return d["data"]
 
 
-def write_json(path: Path, version: int, data: dict[str, Any]) -> None:
-    """Write ``data`` atomically (temp file + rename); failures are logged, never raised."""
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically: a temp file of its own in the same folder (unique
+    per call, so threads and processes writing one key never share it) renamed over ``path``.
+
+    Raises:
+        OSError: the folder or file cannot be written (the temp file is removed).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=path.name + ".", suffix=".tmp",
+                                     delete=False, encoding="utf-8") as fh:
+        tmp = Path(fh.name)
+        try:
+            fh.write(text)
+        except OSError:
+            fh.close()
+            tmp.unlink(missing_ok=True)
+            raise
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"version": version, "data": data}, allow_nan=False))
-        tmp.replace(path)
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, version: int, data: dict[str, Any]) -> None:
+    """Write ``data`` atomically (:func:`write_atomic`); failures are logged, never raised."""
+    try:
+        write_atomic(path, json.dumps({"version": version, "data": data}, allow_nan=False))
     except (OSError, ValueError) as exc:
         log.warning("cannot write the cache %s: %s", path, exc)

@@ -486,7 +486,7 @@ def _write_atomic(out: Path, data: bytes) -> None:
 @app.command("serve")
 def serve_cmd(
     host: Annotated[str, typer.Option(help="Address to listen on (localhost only by default; 0.0.0.0 opens it to your network).")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
+    port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port (0: a free one; the URL printed names it).")] = 8000,
     library: LibraryOpt = None,
     max_upload_mb: Annotated[float, typer.Option("--max-upload-mb", min=0.1, max=4096, help="Largest upload accepted, MB (larger: HTTP 413).")] = 50.0,
 ) -> None:

@@ -67,6 +67,21 @@ class MissingChannel(Sub3Error):
         self.channel = channel
 
 
+class AthleteNotNamed(Sub3Error):
+    """The library holds several athletes and the command named none. ``athletes``: their
+    names. The message tells a CLI user to pass ``--athlete``; another front end words the
+    remedy its own way with :meth:`asking`."""
+
+    def __init__(self, athletes: list[str], how: str = "--athlete") -> None:
+        self.athletes = list(athletes)
+        shown = ", ".join(self.athletes[:5]) + (", ..." if len(self.athletes) > 5 else "")
+        super().__init__(f"library holds {len(self.athletes)} athletes ({shown}): name one with {how}")
+
+    def asking(self, how: str) -> str:
+        """The same one line, telling the user to name an athlete ``how``."""
+        return str(AthleteNotNamed(self.athletes, how))
+
+
 class ModelError(Sub3Error):
     """A model artifact cannot be loaded or used (incompatible version, corrupt file...)."""
 

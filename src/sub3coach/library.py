@@ -36,7 +36,7 @@ from typing import Any, Callable, Iterator, TypeVar
 import numpy as np
 
 from sub3coach._library_batch import _list_array, _Prefetch
-from sub3coach.errors import Sub3Error
+from sub3coach.errors import AthleteNotNamed, Sub3Error
 from sub3coach.locking import BUSY_TIMEOUT_S, LibraryBusy, connect, hand_over  # noqa: F401 (re-exported)
 from sub3coach.workout import CHANNELS, RunSummary, Workout
 
@@ -725,8 +725,7 @@ class Library:
             return names[0]
         if not names:
             raise Sub3Error("the library is empty: import something first", str(self.path))
-        shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
-        raise Sub3Error(f"library holds {len(names)} athletes ({shown}): name one with --athlete")
+        raise AthleteNotNamed(names)
 
     def athlete_stated(self, name: str) -> dict[str, Any]:
         """What ``name`` stated (``max_hr_bpm``, ``resting_hr_bpm``, ``birth_year``, ``gender``,

@@ -133,6 +133,69 @@ def test_bombs_refused_as_in_cli(client: TestClient, tmp_path: Path) -> None:
     assert r.status_code == 400 and "entities" in r.json()["detail"] and r.json()["detail"].startswith("laughs.gpx: ")
 
 
+def _zeros_gz(size: int, member: int = 256 * 2**20) -> bytes:
+    """A gzip of zeros about ``size`` bytes long: members of ``member`` zeros each (one
+    compressed once, repeated), so it is made in a second."""
+    import zlib
+
+    c = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    block = bytes(2**20)
+    one = b"".join(c.compress(block) for _ in range(member // 2**20)) + c.flush()
+    return one * max(1, size // len(one))
+
+
+def test_gzip_inflating_beyond_web_limit(library: Path, tmp_path: Path) -> None:
+    """A ~3 MB .fit.gz of zeros (under the 50 MB request cap; the CLI would inflate it to
+    512 MiB) is refused with 413 once it passes 4 x the request cap, at most 200 MiB."""
+    import time
+
+    bomb = tmp_path / "zeros.fit.gz"
+    bomb.write_bytes(_zeros_gz(3 * 2**20))
+    assert 2.5 * 2**20 < bomb.stat().st_size < 3.5 * 2**20
+    for mb, inflated in ((50.0, 200), (5.0, 20)):
+        with TestClient(create_app(library, max_upload_mb=mb, preload=False)) as c:
+            t0 = time.perf_counter()
+            r = _post(c, "/api/predict", bomb)
+            elapsed = time.perf_counter() - t0
+            assert r.status_code == 413 and r.json()["error"] == "UnsafeArchive", r.text
+            assert r.json()["detail"] == f"zeros.fit.gz: gzip expands beyond {inflated} MiB (possible zip bomb)"
+            assert elapsed < 30, elapsed  # inflating 200 MiB takes well under a second alone
+            r = c.post("/api/predict/course", files={"file": ("zeros.gpx.gz", bomb.read_bytes())}, data={"pace": "5:00"})
+            assert r.status_code == 413 and f"beyond {inflated} MiB" in r.json()["detail"]
+    import gzip as gz
+
+    twice = tmp_path / "twice.gpx.gz"
+    twice.write_bytes(gz.compress(gz.compress(run_gpx())))
+    with TestClient(create_app(library, preload=False)) as c:
+        r = _post(c, "/api/predict", twice)
+        assert r.status_code == 415 and r.json()["detail"] == "twice.gpx.gz: a gzip file inside a gzip file"
+
+
+def test_at_most_two_uploads_read_at_once(client: TestClient, files: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Six predictions at once: never more than two read and predicted together (memory bound)."""
+    import threading
+    import time
+
+    from sub3coach.web import service
+
+    lock, now, most = threading.Lock(), [0], [0]
+    real = service.read_upload
+
+    def slow(*a: Any, **k: Any) -> Any:
+        with lock:
+            now[0] += 1
+            most[0] = max(most[0], now[0])
+        time.sleep(0.3)
+        with lock:
+            now[0] -= 1
+        return real(*a, **k)
+
+    monkeypatch.setattr(service, "read_upload", slow)
+    with ThreadPoolExecutor(6) as ex:
+        codes = list(ex.map(lambda _: _post(client, "/api/predict", files["run.gpx"]).status_code, range(6)))
+    assert codes == [200] * 6 and most[0] == 2
+
+
 def test_upload_cap_413_while_streaming(library: Path, files: dict[str, Path]) -> None:
     with TestClient(create_app(library, max_upload_mb=0.25, preload=False)) as c:
         big = b"\0" * (400 * 1024)
@@ -291,6 +354,36 @@ def test_plan_week(client: TestClient, tmp_path: Path) -> None:
     assert client.get("/api/plan/week", params={"athlete": "nobody"}).status_code == 400
 
 
+def test_slow_work_runs_outside_the_library_lock(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Planning a week and learning a personal model's new runs (the slow parts) run with the
+    library lock free, so /api/runs and /api/athletes never queue behind them; the answers are
+    unchanged (the personal model of the runs learnt, the CLI-parity of test_plan_week)."""
+    import sub3coach.hr.personalize as pers
+    import sub3coach.plan.suggest as suggest
+    from sub3coach.web import service
+
+    held: dict[str, list[bool]] = {"plan": [], "learn": []}
+
+    def spy(kind: str, fn: Any) -> Any:
+        def wrapped(*a: Any, **k: Any) -> Any:
+            held[kind].append(service.LIBRARY_LOCK.locked())
+            return fn(*a, **k)
+        return wrapped
+
+    monkeypatch.setattr(suggest, "plan_week", spy("plan", suggest.plan_week))
+    monkeypatch.setattr(pers, "run_stats_of", spy("learn", pers.run_stats_of))
+    for seed in (40, 41, 42):
+        rep = client.post("/api/import", files=[("file", (f"r{seed}.gpx", run_gpx(minutes=12, seed=seed)))], data={"athlete": "zoe"})
+        assert rep.json()["imported"] == 1
+    d = client.post("/api/predict", files={"file": ("later.gpx", run_gpx(minutes=12, seed=50))}).json()
+    assert d["summary"]["personal"] == "personal model of zoe (3 runs with HR)"
+    assert held["learn"] == [False]  # the three new runs learnt in one batch, outside the lock
+    client.post("/api/predict", files={"file": ("later.gpx", run_gpx(minutes=12, seed=50))})
+    assert held["learn"] == [False]  # cached: nothing to learn the second time
+    client.get("/api/plan/week")  # three runs: a plan (or the planner's one-line refusal)
+    assert held["plan"] == [False]
+
+
 def test_load(client: TestClient) -> None:
     """/api/load answers what `sub3 load --json` prints; errors are the CLI's one line."""
     r = client.get("/api/load")
@@ -305,7 +398,7 @@ def test_load(client: TestClient) -> None:
         hist = write_history_csv(synthetic_history(8, easy_pace_s_per_km=330.0, seed=seed, end=today))
         assert client.post("/api/import", files=[("file", ("h.csv", hist))], data={"athlete": name}).json()["imported"] > 20
     r = client.get("/api/load")
-    assert r.status_code == 400 and "--athlete" in r.json()["detail"]  # two athletes, none named
+    assert r.status_code == 400 and r.json()["detail"].endswith("name one with the athlete parameter")  # two, none named
     d = client.get("/api/load", params={"athlete": "kim"}).json()
     assert d["athlete"] == "kim" and d["days"] and {"day", "load", "ctl", "atl", "tsb"} <= set(d["days"][-1])
     assert d["days"][-1]["ctl"] > 0 and sum(x["trimp"] or 0 for x in d["runs"]) > 0
@@ -360,6 +453,32 @@ def test_serve_port_in_use(tmp_path: Path) -> None:
     assert code == 1 and err.startswith("sub3: error: cannot listen on 127.0.0.1:") and err.count("\n") == 1
 
 
+def test_serve_port_zero_names_the_bound_port(tmp_path: Path) -> None:
+    """``sub3 serve --port 0`` listens on a free port and its first line names it."""
+    import os
+    import re
+
+    import httpx
+
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    proc = subprocess.Popen([sys.executable, "-m", "sub3coach.cli", "serve", "--port", "0", "--library", str(tmp_path / "l.duckdb")],
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        first = proc.stdout.readline()  # type: ignore[union-attr]
+        m = re.match(r"sub3coach web app on (http://127\.0\.0\.1:(\d+))/ ", first)
+        assert m and int(m.group(2)) > 0, first
+        for _ in range(300):
+            try:
+                h = httpx.get(m.group(1) + "/healthz", timeout=2)
+                break
+            except httpx.HTTPError:
+                __import__("time").sleep(0.2)
+        assert h.status_code == 200 and h.json()["library"] == str(tmp_path / "l.duckdb")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
 def test_several_athletes(client: TestClient, files: dict[str, Path]) -> None:
     """As in the CLI: with several athletes one must be named; named, their personal model is used."""
     for name, seed in (("ann", 21), ("bob", 22)):
@@ -367,7 +486,11 @@ def test_several_athletes(client: TestClient, files: dict[str, Path]) -> None:
         assert rep.json()["imported"] == 1
     later = {"file": ("later.gpx", run_gpx(minutes=15, seed=30))}  # after both imported runs
     r = client.post("/api/predict", files=later)
-    assert r.status_code == 400 and "library holds 2 athletes" in r.json()["detail"]
+    web_line = "library holds 2 athletes (ann, bob): name one with the athlete parameter"
+    assert r.status_code == 400 and r.json()["detail"] == web_line  # the web's words, not the CLI's --athlete
+    for url in ("/api/load", "/api/plan/week"):
+        r = client.get(url)
+        assert r.status_code == 400 and r.json() == {"detail": web_line, "error": "AthleteNotNamed"}, url
     d = client.post("/api/predict", files=later, data={"athlete": "bob"}).json()
     assert d["summary"]["personal"] == "personal model of bob (1 runs with HR)"  # bob's run is before it
     assert [a["name"] for a in client.get("/api/athletes").json()] == ["ann", "bob"]

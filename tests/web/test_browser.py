@@ -1,15 +1,23 @@
 """End-to-end: the real ``sub3 serve`` in a subprocess, driven in Debian's Chromium by Playwright.
 
 Upload a real FIT and count the points plotly drew, see the one-line error for a broken file,
-plan a course, check the phone width and the keyboard path, and write the README screenshot
-(docs/web.png). Skipped, saying why, only where /usr/bin/chromium (or Playwright) is missing.
+plan a course, see the next week's sessions, check the phone width and the keyboard path, and
+take the README screenshot (into the test's temp folder; copied to docs/web.png only with
+``SUB3_UPDATE_SCREENSHOTS=1``). Skipped, saying why, only where /usr/bin/chromium (or Playwright)
+is missing.
+
+The server runs on ``sub3 serve --port 0`` (a port the system picks, named on its first line), so
+parallel xdist workers never race for a port. Timing bounds here are generous sanity checks for
+a loaded CI machine; the real latencies are measured by ``benchmarks/web_latency.py``.
 """
 from __future__ import annotations
 
 import os
-import socket
+import re
+import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,32 +40,37 @@ REAL_FIT = SHARED_DATA / "files" / "fit" / "developer-types-sample.fit"
 REAL_BROKEN = SHARED_DATA / "files" / "invalid" / "activity-unexpected-eof.fit"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+#: Generous bound, ms, on a page load or a prediction drawn, for a loaded 2-core CI machine under
+#: ``-n 2`` (typical figures are far lower: see ``benchmarks/web_latency.py``).
+SLOW_MS = 10_000
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``sub3 serve`` on a free port over a fresh library; yields its base URL."""
+    """``sub3 serve --port 0`` over a fresh library; yields the base URL its first line names."""
     d = tmp_path_factory.mktemp("serve")
-    port = _free_port()
     env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "SUB3_CACHE_DIR": str(d / "cache")}
     env.pop("SUB3_LIBRARY", None)
-    proc = subprocess.Popen([sys.executable, "-m", "sub3coach.cli", "serve", "--port", str(port), "--library", str(d / "lib.duckdb")],
+    proc = subprocess.Popen([sys.executable, "-m", "sub3coach.cli", "serve", "--port", "0", "--library", str(d / "lib.duckdb")],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True)  # type: ignore[union-attr]
+    reader.start()  # also drains the pipe for as long as the server runs
+    url = None
     deadline = time.monotonic() + 120
     while True:
+        if url is None:
+            m = next((re.search(r"web app on (http://[^/ ]+)/", ln) for ln in list(lines) if "web app on" in ln), None)
+            url = m.group(1) if m else None
         try:
-            if httpx.get(url + "/healthz", timeout=2).status_code == 200:
+            if url is not None and httpx.get(url + "/healthz", timeout=2).status_code == 200:
                 break
         except httpx.HTTPError:
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
-            pytest.fail(f"sub3 serve did not start: {proc.communicate()[0][-2000:]}")
+            reader.join(5)
+            pytest.fail(f"sub3 serve did not start: {''.join(lines)[-2000:]}")
         time.sleep(0.2)
     yield url
     proc.terminate()
@@ -107,7 +120,7 @@ def _upload_and_wait(page: Any, path: Path) -> int:
 
 def test_page_loads_fast_and_load_card_follows_api(page: Any, server: str) -> None:
     ms = page.evaluate("performance.getEntriesByType('navigation')[0].loadEventEnd")
-    assert 0 < ms < 1000, f"page load took {ms:.0f} ms"
+    assert 0 < ms < SLOW_MS, f"page load took {ms:.0f} ms"
     load_status = httpx.get(server + "/api/load").status_code
     assert page.is_hidden("#load") == (load_status != 200)  # the training-load card shows once /api/load answers
 
@@ -120,7 +133,7 @@ def test_upload_fit_draws_every_point(page: Any, tmp_path: Path) -> None:
     ms = _upload_and_wait(page, fit)
     lengths = _trace_lengths(page, "chart-hr")
     assert lengths == {"80% band (low)": n, "80% band": n, "predicted": n, "measured": n}
-    assert ms < 4000, f"predicted and measured HR drawn after {ms} ms"
+    assert 0 < ms < SLOW_MS, f"predicted and measured HR drawn after {ms} ms"
     labels = page.evaluate("document.getElementById('chart-hr').layout.annotations.map(a => a.text)")
     assert {"Z1 50%", "Z2 60%", "Z3 70%", "Z4 80%", "Z5 90%"} <= set(labels)  # zones named, not colour only
     dashes = page.evaluate("document.getElementById('chart-hr').data.map(t => t.line.dash || '')")
@@ -236,7 +249,46 @@ def test_readme_screenshot(page: Any, server: str, tmp_path: Path) -> None:
     page.click("#course-form button[type=submit]")
     page.wait_for_function("document.getElementById('chart-course').data", timeout=30000)
     page.wait_for_selector("#week-card ul, #week-card p", timeout=30000)
-    out = REPO / "docs" / "web.png"
-    out.parent.mkdir(exist_ok=True)
-    page.screenshot(path=str(out), full_page=True)
-    assert out.stat().st_size > 50_000
+    shot = tmp_path / "web.png"
+    page.screenshot(path=str(shot), full_page=True)
+    from PIL import Image, ImageStat
+
+    with Image.open(shot) as im:
+        assert im.size[0] == 1100 and im.size[1] >= 1400, im.size
+        spread = ImageStat.Stat(im.convert("L")).stddev[0]
+    assert shot.stat().st_size > 50_000 and spread > 10, (shot.stat().st_size, spread)  # drawn, not blank
+    if os.environ.get("SUB3_UPDATE_SCREENSHOTS") == "1":  # regenerate the README's picture
+        out = REPO / "docs" / "web.png"
+        out.parent.mkdir(exist_ok=True)
+        shutil.copyfile(shot, out)
+
+
+def test_week_card_shows_sessions(page: Any, server: str) -> None:
+    """A 12-week history imported through the page's import form (as an athlete of its own):
+    the next-week card lists the planner's days, and a tempo or interval day shows its
+    ``Session:`` line, the structure /api/plan/week gives."""
+    from datetime import datetime, timezone
+
+    from sub3coach.io.write import write_history_csv
+    from sub3coach.synth import synthetic_history
+
+    today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    hist = write_history_csv(synthetic_history(12, easy_pace_s_per_km=330.0, seed=3, end=today))
+    page.set_input_files("#import-files", files=[{"name": "history.csv", "mimeType": "text/csv", "buffer": hist}])
+    page.fill("#import-form input[name=athlete]", "kim")
+    page.click("#import-form button[type=submit]")
+    page.wait_for_function("/imported/.test(document.getElementById('import-status').textContent)", timeout=120000)
+    assert page.is_hidden("#import-error"), page.text_content("#import-error")
+    page.click("#predict-form details > summary")  # the athlete choice is under Options
+    page.select_option("#athlete", "kim")
+    page.wait_for_function("/for kim/.test(document.getElementById('week-card').textContent)", timeout=60000)
+    week = httpx.get(server + "/api/plan/week", params={"athlete": "kim"}, timeout=120).json()
+    quality = [w for w in week["days"] if w["type"] in ("tempo", "interval") and w.get("structure")]
+    assert quality, [w["type"] for w in week["days"]]  # the generated history earns a quality day
+    items = page.locator("#week-card > ul > li")
+    assert items.count() == 7
+    texts = [items.nth(i).text_content() for i in range(7)]
+    for w, text in zip(week["days"], texts):
+        assert (w["type"] + (" - " if w["type"] == "rest" else "")) in text, (w["type"], text)
+        if w in quality:
+            assert f"Session: {w['structure']}" in text, text

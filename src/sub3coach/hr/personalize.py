@@ -109,11 +109,10 @@ def _read_cache(path: Path) -> dict[str, Any]:
 
 
 def _write_cache(path: Path, runs: dict[str, Any]) -> None:
+    from sub3coach.cache import write_atomic
+
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"version": CACHE_VERSION, "runs": runs}))
-        tmp.replace(path)
+        write_atomic(path, json.dumps({"version": CACHE_VERSION, "runs": runs}))
     except OSError as exc:  # a read-only cache dir costs speed, never correctness
         log.warning("cannot write the personal-model cache %s: %s", path, exc)
 
@@ -131,24 +130,48 @@ def library_personal(lm: LoadedModel, lib: Any, athlete: str, *, stated: dict[st
     head = lm.head or P.default_head()
     path = _cache_file(lib.path, athlete, lm)
     cached = _read_cache(path)
-    rows = [r for r in lib.runs(sport="run", athlete=athlete) if not r["summary_only"] and r.get("avg_hr_bpm")]
+    rows = _runs_with_hr(lib, athlete)
     known = {r["id"] for r in rows}
     missing = [r["id"] for r in rows if r["id"] not in cached]
     if missing:
         log.info("personal model of %s: %d new run(s) with HR", athlete, len(missing))
-        new: dict[str, Any] = {}
-
-        def keep(w: Workout, st: P.RunStats | None) -> None:
-            new[str(w.workout_id)] = st.to_dict() if st is not None else None
-
-        run_stats_of(lm, (lib.get_workout(i) for i in missing), on_run=keep)
-        cached.update(new)
-        cached = {k: v for k, v in cached.items() if k in known}
-        _write_cache(path, cached)
+        cached = learn_runs(lm, lib.path, athlete, (lib.get_workout(i) for i in missing), known=known)
     stats = [P.RunStats.from_dict(v) for k, v in cached.items() if k in known and v is not None]
     if before_s is not None:
         stats = [s for s in stats if s.start_s < before_s - 60.0]
     return P.fit_runner(head, stats, stated=stated)
+
+
+def _runs_with_hr(lib: Any, athlete: str) -> list[dict[str, Any]]:
+    """The athlete's runs with samples and HR: what a personal model learns from."""
+    return [r for r in lib.runs(sport="run", athlete=athlete) if not r["summary_only"] and r.get("avg_hr_bpm")]
+
+
+def runs_to_learn(lm: LoadedModel, lib: Any, athlete: str) -> list[str]:
+    """Ids of ``athlete``'s runs with HR whose statistics the personal-model cache lacks (what
+    :func:`library_personal` would compute first), oldest first."""
+    cached = _read_cache(_cache_file(lib.path, athlete, lm))
+    return [r["id"] for r in _runs_with_hr(lib, athlete) if r["id"] not in cached]
+
+
+def learn_runs(lm: LoadedModel, library_path: str | os.PathLike, athlete: str, workouts: Iterable[Workout],
+               known: set[str] | None = None) -> dict[str, Any]:
+    """Add these library ``workouts``' statistics to ``athlete``'s personal-model cache, needing
+    no open library (the web app computes them outside its library lock; :func:`library_personal`
+    then finds them cached). ``known``: the run ids still in the library (others are dropped).
+    Returns the run id -> statistics map (also when the cache cannot be written)."""
+    new: dict[str, Any] = {}
+
+    def keep(w: Workout, st: P.RunStats | None) -> None:
+        new[str(w.workout_id)] = st.to_dict() if st is not None else None
+
+    run_stats_of(lm, workouts, on_run=keep)
+    path = _cache_file(library_path, athlete, lm)
+    runs = {**_read_cache(path), **new}
+    if known is not None:
+        runs = {k: v for k, v in runs.items() if k in known}
+    _write_cache(path, runs)
+    return runs
 
 
 def with_personal(lm: LoadedModel, personal: P.Personal, athlete: str | None) -> LoadedModel:

@@ -73,12 +73,13 @@ def guard_reader(what: str) -> Callable[[F], F]:
     return deco
 
 
-def read_bytes(src: Source, name: str | None = None, *, decompress: bool = True) -> Blob:
-    """Read ``src`` fully into memory, gunzipping when it is gzip-compressed.
+def read_bytes(src: Source, name: str | None = None, *, decompress: bool = True, limit: int = MAX_FILE_BYTES) -> Blob:
+    """Read ``src`` fully into memory, gunzipping when it is gzip-compressed (to at most
+    ``limit`` bytes, never more than :data:`MAX_FILE_BYTES`; the web app passes a smaller one).
 
     Raises:
         CorruptFile: file missing/unreadable, empty, or a broken gzip stream.
-        UnsafeArchive: gzip that expands beyond :data:`MAX_FILE_BYTES` or :data:`MAX_RATIO`.
+        UnsafeArchive: gzip that expands beyond ``limit`` or :data:`MAX_RATIO`.
     """
     label = source_name(src, name)
     if isinstance(src, (bytes, bytearray)):
@@ -104,7 +105,7 @@ def read_bytes(src: Source, name: str | None = None, *, decompress: bool = True)
     if not data:
         raise CorruptFile(label, "empty file")
     if decompress and data[:2] == b"\x1f\x8b":
-        data = gunzip_limited(data, label)
+        data = gunzip_limited(data, label, min(limit, MAX_FILE_BYTES))
         if not data:
             raise CorruptFile(label, "empty file inside gzip")
     return Blob(data=data, name=label)

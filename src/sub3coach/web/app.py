@@ -14,7 +14,8 @@ Endpoints (OpenAPI docs at ``/docs``):
 * ``GET /healthz``.
 
 Errors answer ``{"detail": one line, "error": kind}``: 400 a broken file or bad value, 404 an
-unknown run, 413 an upload over the cap (counted while it streams in) or a compression bomb,
+unknown run, 413 an upload over the cap (counted while it streams in), a gzipped file that
+inflates beyond four times the cap (at most 200 MiB), or a compression bomb,
 415 an unsupported format, 422 a valid file with nothing to predict or a missing field, 503 a
 library held by another process. Uploads live in a temporary folder removed after each request.
 """
@@ -124,7 +125,7 @@ def create_app(library: str | Path | None = None, *, max_upload_mb: float = DEFA
     app.state.library = lib_path
     app.state.max_upload_bytes = int(max_upload_mb * 2**20)
     _error_handlers(app)
-    _upload_routes(app, lib_path, app.state.max_upload_bytes)
+    _upload_routes(app, lib_path, app.state.max_upload_bytes, service.upload_limit(app.state.max_upload_bytes))
     _library_routes(app, lib_path)
     _page_routes(app)
     return app
@@ -135,7 +136,8 @@ def _error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(E.Sub3Error)
     async def _sub3(_: Request, exc: E.Sub3Error) -> JSONResponse:
-        return _error(status_of(exc), str(exc), type(exc).__name__)
+        text = exc.asking("the athlete parameter") if isinstance(exc, E.AthleteNotNamed) else str(exc)
+        return _error(status_of(exc), text, type(exc).__name__)
 
     @app.exception_handler(UploadError)
     async def _upload(_: Request, exc: UploadError) -> JSONResponse:
@@ -147,9 +149,11 @@ def _error_handlers(app: FastAPI) -> None:
         return _error(500, f"unexpected {type(exc).__name__}: {str(exc)[:300]} (a bug: please report it)", "InternalError")
 
 
-def _upload_routes(app: FastAPI, lib_path: Path, cap: int) -> None:
+def _upload_routes(app: FastAPI, lib_path: Path, cap: int, inflated: int) -> None:
     """``POST /api/predict``, ``/api/predict/course`` and ``/api/import``: multipart uploads
-    streamed into a temporary folder (at most ``cap`` bytes), the work done in the thread pool."""
+    streamed into a temporary folder (at most ``cap`` bytes; a gzipped file inflating to at most
+    ``inflated`` bytes), the work done in the thread pool, at most
+    :data:`~sub3coach.web.service.HEAVY_WORK` predictions at once."""
 
     async def with_upload(request: Request, work: Callable[[Upload, Path], Any]) -> Any:
         """Stream the body into a fresh temporary folder, run ``work`` in the thread pool, and
@@ -169,7 +173,8 @@ def _upload_routes(app: FastAPI, lib_path: Path, cap: int) -> None:
             opts = dict(athlete=_athlete(_text(up, "athlete")), observed_minutes=_number(up, "observed_minutes", 0.5, 600),
                         max_hr=_number(up, "max_hr", 100, 240))
             t0 = time.perf_counter()
-            out = service.prediction(service.read_upload(f.path, f.filename), library=lib_path, **opts)
+            with service.HEAVY_WORK:
+                out = service.prediction(service.read_upload(f.path, f.filename, inflated), library=lib_path, **opts)
             log.info("predicted %s in %.2f s", f.filename, time.perf_counter() - t0)
             return out
         return await with_upload(request, work)
@@ -185,9 +190,10 @@ def _upload_routes(app: FastAPI, lib_path: Path, cap: int) -> None:
             f = up.one_file()
             text_plan = _text(up, "pace_plan")
             plan = service.pace_plan(text_plan, tmp) if text_plan else None
-            w = service.course_run(f.path, f.filename, _text(up, "pace"), plan)
-            return service.prediction(w, library=lib_path, athlete=_athlete(_text(up, "athlete")),
-                                      max_hr=_number(up, "max_hr", 100, 240), planned=True)
+            opts = dict(athlete=_athlete(_text(up, "athlete")), max_hr=_number(up, "max_hr", 100, 240))
+            with service.HEAVY_WORK:
+                w = service.course_run(f.path, f.filename, _text(up, "pace"), plan, inflated)
+                return service.prediction(w, library=lib_path, planned=True, **opts)
         return await with_upload(request, work)
 
     @app.post("/api/import", openapi_extra=_form({"athlete": ("string", "whose runs these are (sub3 import --athlete)")},
@@ -217,7 +223,8 @@ def _library_routes(app: FastAPI, lib_path: Path) -> None:
         row, w = service.run_detail(lib_path, run_id)
         out: dict[str, Any] = {"summary": service.jsonable(row), "samples": service.samples(w)}
         if predict and w is not None:
-            out["prediction"] = service.prediction(w, library=lib_path, athlete=row.get("athlete"))
+            with service.HEAVY_WORK:
+                out["prediction"] = service.prediction(w, library=lib_path, athlete=row.get("athlete"))
         return out
 
     @app.get("/api/athletes")
@@ -258,8 +265,10 @@ def _page_routes(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
 
-def _check_port(host: str, port: int) -> None:
-    """Fail in one line when ``host:port`` cannot be listened on (in use, bad address)."""
+def _listen(host: str, port: int) -> Any:
+    """A socket bound to ``host:port`` and listening (``port`` 0: a free one the system picks),
+    handed to uvicorn as is, so no other process can take the port in between; one line when
+    it cannot be listened on (in use, bad address)."""
     import socket
 
     try:
@@ -267,12 +276,15 @@ def _check_port(host: str, port: int) -> None:
     except OSError as exc:
         raise E.Sub3Error(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
     family, _, _, _, addr = infos[0]
-    with socket.socket(family, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(addr)
-        except OSError as exc:
-            raise E.Sub3Error(f"cannot listen on {host}:{port}: {exc.strerror or exc} (another server? try --port)") from exc
+    s = socket.socket(family, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        s.bind(addr)
+        s.listen(2048)
+    except OSError as exc:
+        s.close()
+        raise E.Sub3Error(f"cannot listen on {host}:{port}: {exc.strerror or exc} (another server? try --port)") from exc
+    return s
 
 
 def _plotly_js() -> Path:
@@ -292,11 +304,16 @@ def _version() -> str:
 
 def serve(host: str = "127.0.0.1", port: int = 8000, library: str | Path | None = None,
           max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB) -> None:
-    """Run the app with uvicorn until Ctrl-C."""
+    """Run the app with uvicorn until Ctrl-C; ``port`` 0 picks a free port. The first line on
+    stdout names the URL it listens on (with the port actually bound)."""
     import uvicorn
 
-    _check_port(host, port)
-    app = create_app(library, max_upload_mb=max_upload_mb)
-    shown = f"[{host}]" if ":" in host else host
-    print(f"sub3coach web app on http://{shown}:{port}/ (API docs: /docs; library {app.state.library}; Ctrl-C to stop)", flush=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    sock = _listen(host, port)
+    try:
+        app = create_app(library, max_upload_mb=max_upload_mb)
+        port = int(sock.getsockname()[1])
+        shown = f"[{host}]" if ":" in host else host
+        print(f"sub3coach web app on http://{shown}:{port}/ (API docs: /docs; library {app.state.library}; Ctrl-C to stop)", flush=True)
+        uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning")).run(sockets=[sock])
+    finally:
+        sock.close()

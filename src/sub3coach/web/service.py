@@ -32,6 +32,17 @@ log = logging.getLogger(__name__)
 LIBRARY_LOCK = threading.Lock()
 #: Inference one request at a time: torch stays on one thread and the CPU is not oversubscribed.
 MODEL_LOCK = threading.Lock()
+#: At most this many uploads read and predicted at once (the app's thread pool has 40 threads):
+#: memory is bounded by it times :func:`upload_limit`, whatever the number of requests.
+HEAVY_WORK = threading.BoundedSemaphore(2)
+#: Largest decompressed size of one uploaded ``.gz`` file, bytes (see :func:`upload_limit`).
+MAX_UPLOAD_INFLATED = 200 * 2**20
+
+
+def upload_limit(max_upload_bytes: int) -> int:
+    """Largest decompressed size of one uploaded gzip file, bytes: four times the request cap,
+    at most :data:`MAX_UPLOAD_INFLATED` (the CLI keeps its own, larger, cap)."""
+    return int(min(4 * max_upload_bytes, MAX_UPLOAD_INFLATED))
 
 
 def jsonable(x: Any) -> Any:
@@ -73,19 +84,58 @@ def model() -> Any:
 
 
 # ----- prediction -----------------------------------------------------------------------------
-def read_upload(path: Path, name: str) -> Workout:
-    """The first workout of an uploaded FIT/GPX/TCX file (optionally gzipped), named ``name`` in
-    messages (never the temporary path)."""
+def _upload_bytes(path: Path, name: str, limit: int) -> bytes:
+    """An uploaded file's bytes, gunzipped to at most ``limit`` bytes (else
+    :class:`~sub3coach.errors.UnsafeArchive`, HTTP 413). A gzip inside the gzip is refused: the
+    reader would inflate it again under the CLI's larger cap."""
+    from sub3coach.errors import UnsupportedFormat
     from sub3coach.io._source import read_bytes
+
+    data = read_bytes(path, name, limit=limit).data
+    if data[:2] == b"\x1f\x8b":
+        raise UnsupportedFormat(f"{name}: a gzip file inside a gzip file")
+    return data
+
+
+def read_upload(path: Path, name: str, limit: int = MAX_UPLOAD_INFLATED) -> Workout:
+    """The first workout of an uploaded FIT/GPX/TCX file (optionally gzipped, inflating to at
+    most ``limit`` bytes), named ``name`` in messages (never the temporary path)."""
     from sub3coach.io.dispatch import read_workout
 
-    return read_workout(read_bytes(path, name, decompress=False).data, name=name)
+    return read_workout(_upload_bytes(path, name, limit), name=name)
+
+
+def _learn_new_runs(lm: Any, library: Path, athlete: str | None, batch: int = 16) -> None:
+    """Bring the athlete's personal-model cache up to date in batches: each batch of new runs
+    with HR is read under :data:`LIBRARY_LOCK`, its statistics computed after the lock is
+    released (under :data:`MODEL_LOCK`), so other requests read the library meanwhile. Errors
+    (no library, an athlete not named) are left for :func:`resolve_personal` to raise."""
+    from sub3coach.hr.personalize import learn_runs, runs_to_learn
+    from sub3coach.hr.predict import configure_threads
+
+    tried: set[str] = set()
+    while library.exists():
+        with LIBRARY_LOCK, _open(library) as lib:
+            try:
+                name = lib.resolve_athlete(athlete)
+            except Sub3Error:
+                return
+            ids = [i for i in runs_to_learn(lm, lib, name) if i not in tried][:batch]
+            workouts = [lib.get_workout(i) for i in ids]
+        if not ids:  # done (or the cache cannot be written: resolve_personal computes the rest)
+            return
+        tried.update(ids)
+        with MODEL_LOCK:
+            configure_threads()
+            learn_runs(lm, library, name, workouts)
 
 
 def _personal(lm: Any, library: Path, athlete: str | None, max_hr: float | None, before_s: float | None) -> Any:
-    """The personal context ``sub3 hr predict --athlete`` uses (cold start without a library)."""
+    """The personal context ``sub3 hr predict --athlete`` uses (cold start without a library);
+    the slow part, new runs' statistics, is computed outside the library lock."""
     from sub3coach.hr.cli_personal import resolve_personal
 
+    _learn_new_runs(lm, library, athlete)
     with LIBRARY_LOCK:
         return resolve_personal(lm, library, athlete, cold=False, max_hr=max_hr, resting_hr=None,
                                 model_given=False, before_s=before_s)
@@ -142,16 +192,16 @@ def pace_plan(text: str, folder: Path) -> list[float]:
         raise Sub3Error(exc.detail, "pace plan") from None
 
 
-def course_run(path: Path, name: str, pace: str | None, plan: list[float] | None) -> Workout:
+def course_run(path: Path, name: str, pace: str | None, plan: list[float] | None,
+               limit: int = MAX_UPLOAD_INFLATED) -> Workout:
     """A planned run: the uploaded route at one pace (``m:ss`` per km) or a pace per km."""
     from sub3coach.hr.predict import course_workout, parse_pace
-    from sub3coach.io._source import read_bytes
     from sub3coach.io.dispatch import read_course
 
     if (pace is None) == (plan is None):
         raise Sub3Error("give exactly one of pace (m:ss per km) or a pace plan")
     paces = parse_pace(pace) if pace is not None else plan
-    return course_workout(read_course(read_bytes(path, name, decompress=False).data, name=name), paces)  # type: ignore[arg-type]
+    return course_workout(read_course(_upload_bytes(path, name, limit), name=name), paces)  # type: ignore[arg-type]
 
 
 # ----- library ----------------------------------------------------------------------------------
@@ -274,14 +324,21 @@ def plan_week(library: Path, athlete: str | None = None) -> dict[str, Any]:
     """Seven days from today for ``athlete`` (default the only one), as ``sub3 plan week --json``:
     runs with their structured sessions at the athlete's own paces, zones, form and volume.
 
-    The one place the web app calls the planner (:func:`sub3coach.plan.api.week_plan`, as the CLI).
+    The planner's steps of :func:`sub3coach.plan.api.week_plan` (as the CLI): the history and
+    the profile's zones are read under :data:`LIBRARY_LOCK`; the planning (pace model, expected
+    HR) runs after it is released, under :data:`MODEL_LOCK`, so reading runs never waits for it.
     """
-    from sub3coach.plan.api import athlete_history, week_plan
+    from sub3coach.hr.predict import configure_threads
+    from sub3coach.plan.api import athlete_history, profile_zones
     from sub3coach.plan.cli import _model
+    from sub3coach.plan.suggest import plan_week as planner
 
     if not library.exists():
         raise Sub3Error("no library yet: import your runs first", str(library))
     with LIBRARY_LOCK, _open(library) as lib:
         hist = athlete_history(lib, athlete)
-        plan = week_plan(lib, athlete, model=_model(None, hist), history=hist)
+        zones = profile_zones(lib, athlete, hist, None)
+    with MODEL_LOCK:
+        configure_threads()
+        plan = planner(hist, model=_model(None, hist), zones=zones)
     return jsonable(plan.to_dict())
