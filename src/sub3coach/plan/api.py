@@ -67,10 +67,23 @@ def week_plan(lib: Any, athlete: str | None = None, as_of: date | None = None, r
     ``model``: pace model (None = bundled); ``hr_model``: None = bundled HR model, False = no
     expected HR; ``history``: the athlete's history when already read. The plan's ``runner`` is the
     athlete's name (the calendar UIDs and FIT file names of :mod:`sub3coach.plan.export`)."""
+    name, hist, zones = athlete_inputs(lib, athlete, as_of, history)
+    return plan_for(name, hist, zones, as_of=as_of, race_date=race_date, model=model, hr_model=hr_model,
+                    race_distance_m=race_distance_m)
+
+
+def athlete_inputs(lib: Any, athlete: str | None, as_of: date | None = None,
+                   history: pd.DataFrame | None = None) -> tuple[str, pd.DataFrame, Zones | None]:
+    """What the planner reads from the library for ``athlete``: their name, history table and
+    profile zones (the only library reads of :func:`week_plan`; the web app holds its lock for these)."""
     name = lib.resolve_athlete(athlete)
     hist = athlete_history(lib, name) if history is None else history
-    zones = profile_zones(lib, name, hist, as_of)
-    plan = plan_week(hist, as_of=as_of, race_date=race_date, model=model, hr_model=hr_model,
-                     race_distance_m=race_distance_m, zones=zones)
+    return name, hist, profile_zones(lib, name, hist, as_of)
+
+
+def plan_for(name: str, history: pd.DataFrame, zones: Zones | None, **kw: Any) -> WeekPlan:
+    """:func:`~sub3coach.plan.suggest.plan_week` for athlete ``name`` (no library access); the
+    plan's ``runner`` is the name."""
+    plan = plan_week(history, zones=zones, **kw)
     plan.runner = name
     return plan

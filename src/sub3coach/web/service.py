@@ -329,16 +329,14 @@ def plan_week(library: Path, athlete: str | None = None) -> dict[str, Any]:
     HR) runs after it is released, under :data:`MODEL_LOCK`, so reading runs never waits for it.
     """
     from sub3coach.hr.predict import configure_threads
-    from sub3coach.plan.api import athlete_history, profile_zones
+    from sub3coach.plan.api import athlete_inputs, plan_for
     from sub3coach.plan.cli import _model
-    from sub3coach.plan.suggest import plan_week as planner
 
     if not library.exists():
         raise Sub3Error("no library yet: import your runs first", str(library))
     with LIBRARY_LOCK, _open(library) as lib:
-        hist = athlete_history(lib, athlete)
-        zones = profile_zones(lib, athlete, hist, None)
+        name, hist, zones = athlete_inputs(lib, athlete)
     with MODEL_LOCK:
         configure_threads()
-        plan = planner(hist, model=_model(None, hist), zones=zones)
+        plan = plan_for(name, hist, zones, model=_model(None, hist))
     return jsonable(plan.to_dict())
