@@ -20,8 +20,10 @@ MaxHrOpt = Annotated[Optional[float], typer.Option("--max-hr", min=100, max=240,
 
 
 def _max_hr(max_hr: float | None, history: Path | None, library: Path | None, athlete: str | None) -> Any:
-    """The max HR to use: ``--max-hr``, else the library athlete's profile value when stated or
-    estimated from recorded HR, else None (then estimated from the history's average HRs)."""
+    """The max HR to use: ``--max-hr``, else the library athlete's profile value unless it is the
+    population default (the profile's chain: stated, HR samples, average HRs, birth year), else
+    None (a ``--history`` file: :func:`~sub3coach.plan.race.predict_race` applies the profile's
+    average-HR estimate to it)."""
     from sub3coach.plan.race import MaxHr
 
     if max_hr is not None:
