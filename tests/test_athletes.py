@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from sub3coach.athletes import (
-    DEFAULT_MAX_HR_BPM, RIEGEL_EXPONENT, build_profile, estimate_max_hr, estimate_threshold, profile, tanaka_max_hr,
+    DEFAULT_MAX_HR_BPM, RIEGEL_EXPONENT, build_profile, estimate_max_hr, estimate_max_hr_from_averages, estimate_threshold,
+    max_hr, profile, tanaka_max_hr,
 )
 from sub3coach.errors import Sub3Error
 from sub3coach.io.write import write_gpx
@@ -182,6 +183,51 @@ def test_profile_from_a_library(tmp_path: Path) -> None:
     p = profile(lib, None)
     assert p.name == "alice" and p.runs["runs"] == 3
     assert p.max_hr_bpm.source == "estimated" and p.resting_hr_bpm.source == "stated"
+
+
+def test_max_hr_chain_samples_then_average_hrs_then_birth_year() -> None:
+    from sub3coach.plan.race import fraction_vo2max, hr_fraction_at
+
+    rows = [{"distance_m": 10_000.0, "moving_time_s": 2700.0, "avg_hr_bpm": hr} for hr in (150.0, 160.0, 170.0, 165.0)]
+    rows += [{"distance_m": 2000.0, "moving_time_s": 600.0, "avg_hr_bpm": 199.0},  # too short to count
+             {"distance_m": 8000.0, "moving_time_s": 2400.0, "avg_hr_bpm": None}]
+    no_hr = _steady(1.7e9, 40, 3.0, 150)
+    no_hr.hr_bpm = None
+    p = build_profile("a", {"birth_year": 1985}, [no_hr], year=2025, summaries=rows)
+    implied = 165.0 / hr_fraction_at(fraction_vo2max(45.0))  # median of the 3 highest: 160, 165, 170 at 45 min
+    assert p.max_hr_bpm.source == "estimated" and p.max_hr_bpm.value == pytest.approx(implied, abs=0.05)
+    assert "average HRs of 4 runs" in p.max_hr_bpm.method and "lower bound" in p.max_hr_bpm.method
+    with_hr = build_profile("a", {"birth_year": 1985}, [_steady(1.7e9, 40, 3.0, 181)], year=2025, summaries=rows)
+    assert with_hr.max_hr_bpm.value == pytest.approx(estimate_max_hr([_steady(1.7e9, 40, 3.0, 181)]).value)  # samples first
+    no_avg = [dict(r, avg_hr_bpm=None) for r in rows]
+    assert "Tanaka" in build_profile("a", {"birth_year": 1985}, [no_hr], year=2025, summaries=no_avg).max_hr_bpm.method
+    assert estimate_max_hr_from_averages([], [], []) is None
+
+
+def test_summary_only_library_gives_the_same_max_hr_to_every_command(tmp_path: Path) -> None:
+    """A library of history rows with average HR only: profile, zones and plan race agree."""
+    from typer.testing import CliRunner
+
+    from sub3coach.load import athlete_zones
+    from sub3coach.plan.cli import plan_app
+    from sub3coach.plan.race import max_hr_from_history
+    from sub3coach.plan.history import history_from_library
+
+    lib = Library(tmp_path / "lib.duckdb")
+    lib.import_athlete = "ann"
+    for k in range(12):
+        lib.add_summary(RunSummary(start_time=datetime(2025, 3, 1 + 2 * k, 7, tzinfo=timezone.utc), sport="run",
+                                   distance_m=10_000.0, duration_s=3000.0 - 10 * k, moving_time_s=3000.0 - 10 * k,
+                                   avg_hr_bpm=150.0 + k, source="history"))
+    p = profile(lib, "ann")
+    assert p.max_hr_bpm.source == "estimated" and "average HRs" in p.max_hr_bpm.method
+    assert max_hr(lib, "ann") == p.max_hr_bpm and athlete_zones(lib, "ann").max_hr == p.max_hr_bpm
+    assert max_hr_from_history(history_from_library(lib)).bpm == p.max_hr_bpm.value  # the history-file path: same function
+    lib.close()
+    res = CliRunner().invoke(plan_app, ["race", "10k", "--library", str(tmp_path / "lib.duckdb"), "--athlete", "ann",
+                                        "--as-of", "2025-04-01", "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["max_hr"]["bpm"] == p.max_hr_bpm.value
 
 
 # ----- CLI -------------------------------------------------------------------------------

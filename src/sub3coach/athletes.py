@@ -10,8 +10,13 @@ Estimates (pure functions on :class:`~sub3coach.workout.Workout` lists, no I/O):
   99.5th percentile of its HR (one spike or a few seconds of strap noise cannot set it); then the
   median of the three highest runs (one run with a cadence-locked optical sensor cannot either).
   A recorded maximum is a lower bound of the true one: few training runs reach it.
+* **max HR from average HRs** — when no run has HR samples (a history of summaries): each run of
+  ≥ 3 km taken as an all-out effort for its duration, its average HR divided by the HR fraction
+  such an effort reaches (Daniels' VO2max fraction for the duration through Runalyze's HR-speed
+  relation: ~0.94 for 40 min, ~0.89 for 2 h); the median of the three highest. A lower bound too
+  (training runs are not all-out); ``sub3 plan race --history`` uses the same function.
 * **age-based max HR** — Tanaka et al. (2001), ``208 - 0.7 * age``, when a birth year is stated
-  and no run has heart rate (about ±10 BPM for an individual).
+  and no run has heart rate (neither samples nor an average) (about ±10 BPM for an individual).
 * **threshold pace and HR** — the hardest sustained efforts of the last 365 days: on a 5-s grid,
   the fastest 20-, 30-, 45- and 60-minute windows without a pause; each window's speed is carried
   to 60 minutes with Riegel's exponent 1.06 (speed ∝ duration^-0.057); the best gives the pace.
@@ -103,7 +108,7 @@ class AthleteProfile:
 
 _VALUE_KEYS = ("max_hr_bpm", "resting_hr_bpm", "threshold_hr_bpm", "threshold_pace_s_per_km", "birth_year", "gender")
 #: Version of the cached profiles (bump when an estimate changes).
-PROFILE_CACHE_VERSION = 1
+PROFILE_CACHE_VERSION = 2
 
 
 # ----- estimates (pure) --------------------------------------------------------------------
@@ -125,6 +130,29 @@ def estimate_max_hr(workouts: Iterable[Workout]) -> ProfileValue | None:
     method = (f"99.5th percentile of HR per run, median of the {len(top)} highest of {len(per_run)} runs with HR"
               " (a lower bound: state yours if you know it)")
     return ProfileValue(round(value, 1), "estimated", method)
+
+
+def estimate_max_hr_from_averages(distance_m: Iterable[float], duration_s: Iterable[float],
+                                  avg_hr_bpm: Iterable[float | None]) -> ProfileValue | None:
+    """Max HR (BPM) from runs' average HRs (metres, seconds, BPM per run), or None when no run of
+    >= 3 km has an average HR of 80-230 BPM.
+
+    Each run is taken as if it were an all-out effort: its average HR then sits at the HR fraction
+    Runalyze's relation gives for the VO2max fraction Daniels' curve allows for its duration,
+    ``hr_fraction_at(fraction_vo2max(T))`` (~0.94 for 40 min, ~0.89 for 2 h); the median of the
+    three highest such values is the estimate. Training runs are not all-out: a lower bound."""
+    from sub3coach.plan.race import MIN_EFFORT_DISTANCE_M, fraction_vo2max, hr_fraction_at
+
+    implied = sorted(float(hr) / hr_fraction_at(fraction_vo2max(float(t) / 60.0))
+                     for d, t, hr in zip(distance_m, duration_s, avg_hr_bpm)
+                     if hr is not None and np.isfinite(hr) and 80 <= hr <= 230 and d and d >= MIN_EFFORT_DISTANCE_M
+                     and t and t > 0)
+    if not implied:
+        return None
+    top = implied[-3:]
+    return ProfileValue(round(float(top[len(top) // 2]), 1), "estimated",
+                        f"median of the {len(top)} highest average HRs of {len(implied)} runs >= 3 km, each taken as an "
+                        "all-out effort for its duration (no run with HR samples; a lower bound: state yours with --max-hr)")
 
 
 def tanaka_max_hr(birth_year: int, year: int | None = None) -> float:
@@ -210,12 +238,18 @@ def estimate_threshold(workouts: Iterable[Workout], max_hr_bpm: float | None) ->
 
 
 # ----- the profile -------------------------------------------------------------------------
-def _max_hr_value(stated: dict[str, Any], workouts: list[Workout], year: int) -> ProfileValue:
-    """Max HR: stated, else estimated from the runs, else from the stated birth year, else the default."""
+def _max_hr_value(stated: dict[str, Any], workouts: list[Workout], year: int,
+                  summaries: list[dict[str, Any]] | None = None) -> ProfileValue:
+    """Max HR: stated, else estimated from the runs' HR samples, else from the summaries' average
+    HRs, else from the stated birth year, else the default."""
     birth = stated.get("birth_year")
     if stated.get("max_hr_bpm") is not None:
         return ProfileValue(float(stated["max_hr_bpm"]), "stated", "stated by the athlete")
     est = estimate_max_hr(workouts)
+    if est is None and summaries:
+        est = estimate_max_hr_from_averages([r.get("distance_m") for r in summaries],
+                                            [r.get("moving_time_s") or r.get("duration_s") for r in summaries],
+                                            [r.get("avg_hr_bpm") for r in summaries])
     if est is not None:
         return est
     if birth is not None:
@@ -235,11 +269,12 @@ def max_hr(lib: Any, name: str | None) -> ProfileValue:
 
 
 def build_profile(name: str, stated: dict[str, Any], workouts: list[Workout], *, runs: dict[str, Any] | None = None,
-                  year: int | None = None) -> AthleteProfile:
-    """Combine stated values and estimates from ``workouts`` (the athlete's recorded runs)."""
+                  year: int | None = None, summaries: list[dict[str, Any]] | None = None) -> AthleteProfile:
+    """Combine stated values and estimates from ``workouts`` (the athlete's recorded runs) and
+    ``summaries`` (their library rows: ``distance_m``, ``moving_time_s``/``duration_s``, ``avg_hr_bpm``)."""
     year = year or datetime.now(timezone.utc).year
     birth = stated.get("birth_year")
-    max_hr = _max_hr_value(stated, workouts, year)
+    max_hr = _max_hr_value(stated, workouts, year, summaries)
     resting = (ProfileValue(float(stated["resting_hr_bpm"]), "stated", "stated by the athlete")
                if stated.get("resting_hr_bpm") is not None else
                ProfileValue(DEFAULT_RESTING_HR_BPM, "default", "typical adult value: state yours with --resting-hr"))
@@ -289,7 +324,7 @@ def profile(lib: Any, name: str | None, *, cache: bool = True) -> AthleteProfile
     workouts = list(lib.iter_workouts(sport="run", athlete=name))
     runs = next((a for a in lib.athletes() if a["name"] == name), {})
     runs = {k: v for k, v in runs.items() if k != "name"}
-    prof = build_profile(name, stated, workouts, runs=runs, year=year)
+    prof = build_profile(name, stated, workouts, runs=runs, year=year, summaries=rows)
     if cache:
         C.write_json(path, PROFILE_CACHE_VERSION, prof.to_dict())
     return prof

@@ -295,25 +295,24 @@ def default_zones() -> Zones:
                  pace=None, threshold_pace=none)
 
 
-def vdot_threshold_pace(rows: Sequence[dict[str, Any]], *, days: float = 90.0) -> ProfileValue | None:
-    """Daniels' T pace (s/km) from the best VDOT among library rows of >= 3 km in the ``days``
-    before the latest one, or None."""
-    from sub3coach.plan.race import training_paces, vdot
+def vdot_threshold_pace(lib: Any, name: str) -> ProfileValue | None:
+    """Daniels' T pace (s/km) of the runner's VDOT from their recent efforts
+    (:func:`sub3coach.plan.sessions.vdot_from_history`, the planner's estimate), on the day after
+    their last run (today at the latest); None without a usable run."""
+    import pandas as pd
 
-    runs = [(r, datetime.fromisoformat(r["start_time"].replace("Z", "+00:00"))) for r in rows
-            if (r.get("distance_m") or 0) >= 3000 and (r.get("moving_time_s") or r.get("duration_s") or 0) > 0]
-    if not runs:
+    from sub3coach.plan.history import drop_non_runs, runs_frame
+    from sub3coach.plan.race import training_paces
+    from sub3coach.plan.sessions import vdot_from_history
+
+    hist = runs_frame(lib.summaries(sport="run", athlete=name), user_id="me", label=str(lib.path))
+    if hist.empty:
         return None
-    latest = max(t for _, t in runs)
-    recent = [(r, t) for r, t in runs if t >= latest - timedelta(days=days)]
-    scored = [(vdot(r["distance_m"], r.get("moving_time_s") or r["duration_s"]), t) for r, t in recent]
-    scored = [(v, t) for v, t in scored if math.isfinite(v) and 20 <= v <= 90]
-    if not scored:
-        return None
-    v, when = max(scored)
-    return ProfileValue(round(training_paces(v)["T"], 1), "estimated",
-                        f"Daniels' T pace of VDOT {v:.1f}, your best run of >= 3 km in the {days:.0f} days to "
-                        f"{latest:%Y-%m-%d} (on {when:%Y-%m-%d})")
+    hist = drop_non_runs(hist)
+    today = pd.Timestamp(datetime.now(timezone.utc).date(), tz="UTC")
+    end = min(today, hist["start_time"].max().normalize() + pd.Timedelta(days=1))
+    v, why = vdot_from_history(hist, end)
+    return ProfileValue(round(training_paces(v)["T"], 1), "estimated", f"Daniels' T pace of your {why}")
 
 
 def athlete_zones(lib: Any, athlete: str | None) -> Zones:
@@ -327,7 +326,7 @@ def athlete_zones(lib: Any, athlete: str | None) -> Zones:
     prof = profile(lib, athlete)
     fallback = None
     if prof.threshold_pace_s_per_km.value is None:
-        fallback = vdot_threshold_pace(lib.runs(sport="run", athlete=prof.name))
+        fallback = vdot_threshold_pace(lib, prof.name)
     return zones_for(prof, threshold_pace=fallback)
 
 
@@ -666,7 +665,7 @@ def load_report(lib: Any, athlete: str | None = None, *, since: date | None = No
     runs, how = run_loads(lib, name, used, model=model, on_progress=on_progress)
     if not runs:
         raise Sub3Error(f"{name} has no runs: import some first", str(lib.path))
-    fallback = vdot_threshold_pace(lib.runs(sport="run", athlete=name)) if prof.threshold_pace_s_per_km.value is None else None
+    fallback = vdot_threshold_pace(lib, name) if prof.threshold_pace_s_per_km.value is None else None
     zones = zones_for(prof, threshold_pace=fallback)
     notes = _notes(used, runs)
     first, last = runs[0].day, runs[-1].day

@@ -107,6 +107,24 @@ def test_race_evaluate_missing_folder_is_one_line(tmp_path) -> None:
     assert res.exit_code == 1 and "no such file" in res.stderr and len(res.stderr.strip().splitlines()) == 1
 
 
+def test_race_evaluate_bad_file_is_named_once_then_one_line_error(logs, tmp_path, caplog) -> None:
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "x.csv").write_text("not,a,history\n1,2,3\n")
+    res = runner.invoke(plan_app, ["race-evaluate", "--data", str(bad), "--json"])
+    assert res.exit_code == 1 and res.stderr.strip() == f"sub3: error: no readable history in {bad}", res.stderr
+    skipped = [r.getMessage() for r in caplog.records if "skipping" in r.getMessage()]
+    assert len(skipped) == 1 and "x.csv" in skipped[0]  # the file's problem: once, as a warning
+    (bad / "csv-d-aaaaaa.csv").write_text(logs["hr"].read_text())  # one readable file: it is scored, the other skipped
+    res = runner.invoke(plan_app, ["race-evaluate", "--data", str(bad), "--json"])
+    assert res.exit_code == 0 and json.loads(res.stdout)["overall"]["n_runners"] == 1
+
+
+def test_race_as_of_before_the_history_names_its_first_run(logs) -> None:
+    res = runner.invoke(plan_app, ["race", "10k", "--history", str(logs["hr"]), "--as-of", "2020-01-01"])
+    assert res.exit_code == 1 and "try a later --as-of" in res.stderr and "2024-03-30" not in res.stderr
+
+
 def test_help_has_examples() -> None:
     for cmd in ("race", "race-evaluate"):
         res = runner.invoke(plan_app, [cmd, "--help"])

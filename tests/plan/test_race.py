@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+import pandas as pd
 import pytest
 from hypothesis import given, strategies as st
 
@@ -58,8 +59,32 @@ def test_predict_race_uses_best_recent_effort() -> None:
     end = h["start_time"].max().to_pydatetime()
     best = best_effort(h, as_of=end)
     pred = predict_race(h, 21097.5, as_of=end)
-    assert pred.basis_distance_m == best["distance_m"] and pred.vdot == pytest.approx(vdot(best["distance_m"], best["duration_s"]))
+    assert pred.basis_distance_m == best["distance_m"] and pred.basis_vdot == pytest.approx(vdot(best["distance_m"], best["duration_s"]))
     assert pred.riegel_time_s == pytest.approx(riegel_time_s(best["duration_s"], best["distance_m"], 21097.5))
     assert 0.85 < pred.vdot_time_s / pred.riegel_time_s < 1.15
     with pytest.raises(Sub3Error, match="no run of at least 3 km"):
         predict_race(h, 10_000, as_of=datetime(2030, 1, 1, tzinfo=timezone.utc))
+
+
+def test_runner_vdot_and_paces_are_the_planners_not_the_reference_runs() -> None:
+    from sub3coach.plan.history import drop_non_runs
+    from sub3coach.plan.sessions import vdot_from_history
+
+    h = history_frame(60, seed=1)
+    end = h["start_time"].max().to_pydatetime()
+    pred = predict_race(h, 10_000, as_of=end)
+    v, why = vdot_from_history(drop_non_runs(h), pd.Timestamp(end) + pd.Timedelta(seconds=1))
+    assert pred.runner_vdot == pytest.approx(v) and pred.runner_vdot_method == why
+    assert pred.training_paces_s_per_km == pytest.approx(training_paces(v))
+    assert predict_race(h, 10_000, as_of=end, paces=False).training_paces_s_per_km == {}
+
+
+def test_as_of_hint_names_a_run_before_it_or_the_first_run() -> None:
+    h = history_frame(60, seed=1)
+    first, last = h["start_time"].min(), h["start_time"].max()
+    with pytest.raises(Sub3Error) as exc:
+        predict_race(h, 10_000, as_of=(first - pd.Timedelta(days=30)).to_pydatetime())
+    assert f"starts on {first.date()}" in str(exc.value) and str(last.date()) not in str(exc.value)
+    with pytest.raises(Sub3Error) as exc:
+        predict_race(h, 10_000, as_of=(last + pd.Timedelta(days=200)).to_pydatetime())
+    assert f"last run before it {last.date()}" in str(exc.value)

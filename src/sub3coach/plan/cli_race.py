@@ -20,8 +20,10 @@ MaxHrOpt = Annotated[Optional[float], typer.Option("--max-hr", min=100, max=240,
 
 
 def _max_hr(max_hr: float | None, history: Path | None, library: Path | None, athlete: str | None) -> Any:
-    """The max HR to use: ``--max-hr``, else the library athlete's profile value when stated or
-    estimated from recorded HR, else None (then estimated from the history's average HRs)."""
+    """The max HR to use: ``--max-hr``, else the library athlete's profile value unless it is the
+    population default (the profile's chain: stated, HR samples, average HRs, birth year), else
+    None (a ``--history`` file: :func:`~sub3coach.plan.race.predict_race` applies the profile's
+    average-HR estimate to it)."""
     from sub3coach.plan.race import MaxHr
 
     if max_hr is not None:
@@ -67,7 +69,7 @@ def _race_table(pred: Any) -> Table:
     basis = (f"your {pred.basis_distance_m / 1000:.1f} km in {format_duration(pred.basis_time_s)} on {pred.basis_date[:10]} "
              "(best VDOT of the last 56 days)")
     t.add_row("Riegel", format_duration(pred.riegel_time_s), format_pace(pred.riegel_time_s / (d / 1000)), basis)
-    t.add_row(f"VDOT {pred.vdot:.1f}", format_duration(pred.vdot_time_s), format_pace(pred.vdot_time_s / (d / 1000)), basis)
+    t.add_row(f"VDOT {pred.basis_vdot:.1f}", format_duration(pred.vdot_time_s), format_pace(pred.vdot_time_s / (d / 1000)), basis)
     hp = pred.hr_pace
     if pred.hr_time_s is None or hp is None:
         t.add_row("HR-pace", "-", "-", pred.hr_note or "no prediction")
@@ -116,7 +118,7 @@ def race_cmd(
     console.print(_race_table(pred))
     if pred.max_hr is not None:
         console.print(f"max HR {pred.max_hr.bpm:.0f} BPM ({pred.max_hr.source}: {pred.max_hr.method})", markup=False, highlight=False)
-    p = Table(title="VDOT training paces")
+    p = Table(title=f"VDOT training paces ({pred.runner_vdot_method})")
     for k in pred.training_paces_s_per_km:
         p.add_column(k, justify="right")
     p.add_row(*(format_pace(v) for v in pred.training_paces_s_per_km.values()))

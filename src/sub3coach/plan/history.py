@@ -204,7 +204,7 @@ def load_histories(path: str | Path, *, strict: bool = True) -> dict[str, pd.Dat
         path: a history file (any format :func:`~sub3coach.io.history.iter_history` reads)
             or a folder of them.
         strict: raise on an unreadable file (else log it and go on; a folder where no file is
-            readable still raises).
+            readable raises "no readable history in PATH" after the warnings).
 
     Raises:
         CorruptFile: an unreadable file (empty, wrong columns, mixed units, future dates...), or
@@ -215,6 +215,7 @@ def load_histories(path: str | Path, *, strict: bool = True) -> dict[str, pd.Dat
 
     frames = []
     errors: list[Sub3Error] = []
+    folder = Path(path).is_dir()
     for f in history_files(path):
         try:
             summaries = list(iter_history(f))
@@ -224,15 +225,15 @@ def load_histories(path: str | Path, *, strict: bool = True) -> dict[str, pd.Dat
                 raise CorruptFile(str(f), "no usable runs (need sport run, pace 2:30-15:00/km, distance 0.5-100 km)"
                                           + (f"; {n_runs} runs were outside these ranges" if n_runs else ""))
         except Sub3Error as exc:
-            if strict:
+            if strict or not folder:  # a single file: its error, once
                 raise
             log.warning("skipping %s", exc)
             errors.append(exc)
             continue
         frames.append(df)
     if not frames:
-        if errors:
-            raise errors[0]
+        if errors:  # each file was named by its warning: one line for the folder
+            raise Sub3Error(f"no readable history in {path}")
         raise Sub3Error("no usable runs", str(path))
     allruns = pd.concat(frames, ignore_index=True).sort_values(["user_id", "start_time"], kind="stable")
     return split_runners(allruns)

@@ -15,7 +15,10 @@
   marathon race pace; R (repetition) is I pace minus 6 s per 400 m (15 s/km), Daniels' rule.
 
 The performance used is the best recent effort: among runs of at least
-:data:`MIN_EFFORT_DISTANCE_M` in the last :data:`RECENT_DAYS` days, the one with the highest VDOT.
+:data:`MIN_EFFORT_DISTANCE_M` in the last :data:`RECENT_DAYS` days, the one with the highest VDOT
+(the *reference run*; its VDOT is the prediction's basis). The runner's VDOT and the training
+paces come from :func:`sub3coach.plan.sessions.vdot_from_history` (the second-best effort of 12
+weeks, robust to a GPS glitch), as everywhere else in sub3coach.
 
 * HR-pace ("effective VO2max", as Runalyze computes it: ``inc/core/Calculation/JD/``
   ``LegacyEffectiveVO2max.php``, ``LegacyEffectiveVO2maxCorrector.php`` and ``Shape.php`` of
@@ -180,21 +183,13 @@ class MaxHr:
 
 
 def max_hr_from_history(history: pd.DataFrame) -> MaxHr | None:
-    """Max HR (BPM) from a history's average HRs, or None when no run of >= 3 km has HR.
+    """Max HR (BPM) from a history's average HRs, or None when no run of >= 3 km has HR: the
+    athlete profile's estimate from average HRs
+    (:func:`sub3coach.athletes.estimate_max_hr_from_averages`, a lower bound)."""
+    from sub3coach.athletes import estimate_max_hr_from_averages
 
-    Each run is taken as if it were an all-out effort: its average HR then sits at the HR
-    fraction Runalyze's relation gives for the VO2max fraction Daniels' curve allows for its
-    duration, ``hr_fraction_at(fraction_vo2max(T))`` (~0.94 for 40 min, ~0.89 for 2 h); the
-    median of the three highest such values is the estimate. Training runs are not all-out, so
-    it is a lower bound (the correction factor absorbs part of the error)."""
-    h = history[(history["distance_m"] >= MIN_EFFORT_DISTANCE_M) & history["avg_hr_bpm"].between(80, 230)]
-    if h.empty:
-        return None
-    implied = sorted(hr / hr_fraction_at(fraction_vo2max(t / 60.0)) for hr, t in zip(h["avg_hr_bpm"], h["duration_s"]))
-    top = implied[-3:]
-    return MaxHr(round(float(sorted(top)[len(top) // 2]), 1), "estimated",
-                 f"median of the {len(top)} highest average HRs of {len(h)} runs >= 3 km, each taken as an all-out "
-                 "effort for its duration (a lower bound: state yours with --max-hr)")
+    pv = estimate_max_hr_from_averages(history["distance_m"], history["duration_s"], history["avg_hr_bpm"])
+    return None if pv is None else MaxHr(float(pv.value), pv.source, pv.method)  # type: ignore[arg-type]
 
 
 @dataclass
@@ -272,8 +267,11 @@ class RacePrediction:
 
     Attributes:
         distance_m: race distance; riegel_time_s / vdot_time_s: predicted times, seconds;
-        vdot: the runner's VDOT; basis_*: the performance used (date ISO, metres, seconds);
-        training_paces_s_per_km: E, M, T, I, R paces;
+        basis_vdot: VDOT of the reference run (the prediction's basis, not the runner's level);
+        basis_*: the performance used (date ISO, metres, seconds);
+        runner_vdot / runner_vdot_method: the runner's VDOT from their recent efforts
+        (:func:`sub3coach.plan.sessions.vdot_from_history`, as the planner and ``sub3 load``
+        take it; None when not asked for); training_paces_s_per_km: its E, M, T, I, R paces;
         hr_time_s: HR-pace prediction, seconds (None when it cannot be made: ``hr_note`` says
         why); hr_pace: its :class:`HrPaceEstimate`; max_hr: the max HR it used.
     """
@@ -281,7 +279,7 @@ class RacePrediction:
     distance_m: float
     riegel_time_s: float
     vdot_time_s: float
-    vdot: float
+    basis_vdot: float
     basis_date: str
     basis_distance_m: float
     basis_time_s: float
@@ -290,9 +288,21 @@ class RacePrediction:
     hr_pace: HrPaceEstimate | None = None
     max_hr: MaxHr | None = None
     hr_note: str | None = None
+    runner_vdot: float | None = None
+    runner_vdot_method: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def _as_of_hint(history: pd.DataFrame, end: pd.Timestamp) -> str:
+    """Which --as-of could work: the last run on or before ``end``, else the history's first run."""
+    if not len(history):
+        return ""
+    before = history["start_time"][history["start_time"] <= end]
+    if len(before):
+        return f" (last run before it {before.max().date()}; try --as-of)"
+    return f" (the history starts on {history['start_time'].min().date()}; try a later --as-of)"
 
 
 def best_effort(history: pd.DataFrame, *, as_of: datetime | None = None, days: float = RECENT_DAYS) -> pd.Series:
@@ -305,9 +315,8 @@ def best_effort(history: pd.DataFrame, *, as_of: datetime | None = None, days: f
     recent = _window(history, end, days)
     recent = recent[recent["distance_m"] >= MIN_EFFORT_DISTANCE_M]
     if recent.empty:
-        last = history["start_time"].max() if len(history) else None
         raise Sub3Error(f"no run of at least {MIN_EFFORT_DISTANCE_M / 1000:.0f} km in the {days:.0f} days before "
-                        f"{end.date()} to predict from" + (f" (last run {last.date()}; try --as-of)" if last is not None else ""))
+                        f"{end.date()} to predict from" + _as_of_hint(history, end))
     scores = [vdot(d, t) for d, t in zip(recent["distance_m"], recent["duration_s"])]
     return recent.iloc[max(range(len(scores)), key=scores.__getitem__)]
 
@@ -326,10 +335,12 @@ def predict_hr(history: pd.DataFrame, distance_m: float, max_hr: MaxHr | None, *
 
 
 def predict_race(history: pd.DataFrame, distance_m: float, *, as_of: datetime | None = None,
-                 clean: bool = True, max_hr: MaxHr | None = None, races: pd.DataFrame | None = None) -> RacePrediction:
+                 clean: bool = True, max_hr: MaxHr | None = None, races: pd.DataFrame | None = None,
+                 paces: bool = True) -> RacePrediction:
     """Race time over ``distance_m`` from the runner's best recent effort (Riegel and VDOT) and
     from the HR-pace relation (``max_hr``: default :func:`max_hr_from_history` of the runs up to
-    ``as_of``; ``races``: the earlier all-out efforts that give its correction factor).
+    ``as_of``; ``races``: the earlier all-out efforts that give its correction factor;
+    ``paces``: also the runner's VDOT and training paces).
 
     With ``clean`` rows that are not runs for this runner (a ride logged as a run would be a
     world record) are left out first (:func:`~sub3coach.plan.history.drop_non_runs`)."""
@@ -343,8 +354,14 @@ def predict_race(history: pd.DataFrame, distance_m: float, *, as_of: datetime | 
     if max_hr is None:
         max_hr = max_hr_from_history(history[history["start_time"] <= _utc(as_of)])
     hr_t, est, note = predict_hr(history, distance_m, max_hr, as_of=as_of, races=races)
+    level, why = None, None
+    if paces:
+        from sub3coach.plan.sessions import vdot_from_history
+
+        level, why = vdot_from_history(history, _utc(as_of) + pd.Timedelta(seconds=1))
     return RacePrediction(
         distance_m=float(distance_m), riegel_time_s=riegel_time_s(t1, d1, distance_m), vdot_time_s=vdot_time_s(v, distance_m),
-        vdot=v, basis_date=pd.Timestamp(run["start_time"]).isoformat(), basis_distance_m=d1, basis_time_s=t1,
-        training_paces_s_per_km=training_paces(v), hr_time_s=hr_t, hr_pace=est, max_hr=max_hr, hr_note=note,
+        basis_vdot=v, basis_date=pd.Timestamp(run["start_time"]).isoformat(), basis_distance_m=d1, basis_time_s=t1,
+        training_paces_s_per_km=training_paces(level) if level is not None else {}, hr_time_s=hr_t, hr_pace=est,
+        max_hr=max_hr, hr_note=note, runner_vdot=level, runner_vdot_method=why,
     )

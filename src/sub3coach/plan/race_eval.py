@@ -161,7 +161,7 @@ def predict_effort(history: pd.DataFrame, start_time: pd.Timestamp, distance_m: 
     out: dict[str, Any] = {m: None for m in METHODS}
     out["max_hr_bpm"] = None if max_hr is None else max_hr.bpm
     try:
-        pred = predict_race(clean, distance_m, as_of=as_of, clean=False, max_hr=max_hr, races=races)
+        pred = predict_race(clean, distance_m, as_of=as_of, clean=False, max_hr=max_hr, races=races, paces=False)
         out.update(riegel=pred.riegel_time_s, vdot=pred.vdot_time_s, hr_pace=pred.hr_time_s)
     except Sub3Error:  # no run >= 3 km in the 8 weeks: only the HR method might predict
         out["hr_pace"] = predict_hr(clean, distance_m, max_hr, as_of=as_of, races=races)[0]
