@@ -359,7 +359,7 @@ def test_slow_work_runs_outside_the_library_lock(client: TestClient, monkeypatch
     library lock free, so /api/runs and /api/athletes never queue behind them; the answers are
     unchanged (the personal model of the runs learnt, the CLI-parity of test_plan_week)."""
     import sub3coach.hr.personalize as pers
-    import sub3coach.plan.suggest as suggest
+    import sub3coach.plan.api as plan_api
     from sub3coach.web import service
 
     held: dict[str, list[bool]] = {"plan": [], "learn": []}
@@ -370,7 +370,7 @@ def test_slow_work_runs_outside_the_library_lock(client: TestClient, monkeypatch
             return fn(*a, **k)
         return wrapped
 
-    monkeypatch.setattr(suggest, "plan_week", spy("plan", suggest.plan_week))
+    monkeypatch.setattr(plan_api, "plan_for", spy("plan", plan_api.plan_for))
     monkeypatch.setattr(pers, "run_stats_of", spy("learn", pers.run_stats_of))
     for seed in (40, 41, 42):
         rep = client.post("/api/import", files=[("file", (f"r{seed}.gpx", run_gpx(minutes=12, seed=seed)))], data={"athlete": "zoe"})
