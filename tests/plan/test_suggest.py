@@ -405,6 +405,9 @@ def test_the_run_two_days_before_a_race_is_short() -> None:
     short = [w for w in plan if not w.is_rest and w.date != as_of + timedelta(days=2)]
     assert plan[0].type == "easy" and "race in two days" in plan[0].reason
     assert short and all(w.distance_m <= max(DEFAULT_RULES.min_run_m, 0.5 * usual) + 1e-6 for w in short)
+    assert "taper" in plan.volume.reason  # a race in the week's first days: a race week, tapered
+    untapered = plan_week(h, as_of=as_of, model=MODELS["median_28d"], hr_model=False)
+    assert plan.volume.target_m == pytest.approx(0.6 * untapered.volume.target_m)
 
 
 def test_a_week_of_one_km_runs_gets_no_session_longer_than_the_week_holds() -> None:

@@ -11,7 +11,8 @@ it in the first week back, +10 % a week after (:attr:`CoachRules.return_fraction
 :attr:`CoachRules.return_step`), never above the old level; from the second week back the
 runner's own weeks since the return lead (at least 1.05 x, at most 1.25 x their average, and
 at most 1.2 x the 4-week average). Before a race the target is
-tapered: x 0.8 when the race is 8-14 days after the week's middle day, x 0.6 within 7 days.
+tapered: x 0.8 when the race is 8-14 days after the week's middle day, x 0.6 within 7 days (a
+race in the week's first days included).
 
 **Days.** Runs go on the runner's usual weekdays (their most frequent running weekdays in the
 last 8 weeks, or since the first run, as many as their usual runs a week, 2-6): the others are rest days (the reason
@@ -248,11 +249,12 @@ def _as_date(x: date | datetime | str | None) -> date | None:
 
 
 def taper_factor(day: date, race_date: date | None, rules: CoachRules = DEFAULT_RULES) -> float:
-    """Volume factor of the taper for a week whose middle day is ``day`` (1 outside it)."""
+    """Volume factor of the taper for a week whose middle day is ``day`` (1 outside it); a race
+    in the first half of the week (before its middle day) is a race week too: the last factor."""
     if race_date is None:
         return 1.0
     to_race = (race_date - day).days
-    if to_race < 0:
+    if to_race < -3:
         return 1.0
     for within, factor in rules.taper:
         if to_race <= within:
