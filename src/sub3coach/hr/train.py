@@ -535,5 +535,6 @@ def compare_architectures(
 
 if __name__ == "__main__":  # torchrun ... -m sub3coach.hr.train (see sub3coach.hr.ddp)
     from sub3coach.hr.ddp import main
+    from sub3coach.hr.distributed import exit_process
 
-    raise SystemExit(main())
+    exit_process(main())

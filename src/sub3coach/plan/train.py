@@ -563,6 +563,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":  # torchrun ... -m sub3coach.plan.train
+    from sub3coach.hr.distributed import exit_process
     from sub3coach.plan.train import main as _main
 
-    raise SystemExit(_main())
+    exit_process(_main())
