@@ -21,7 +21,6 @@ Mean and linear baselines are fitted in closed form (least squares) on the same 
 """
 from __future__ import annotations
 
-import copy
 import logging
 import math
 import os

@@ -7,7 +7,7 @@ Every command parses its flags, calls one library function and prints a Rich tab
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, timezone
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Optional
 

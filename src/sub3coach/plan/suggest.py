@@ -495,7 +495,6 @@ class _Week:
     # ----- run days
     def run_days(self, days: list[date]) -> dict[date, str]:
         """Rest days with their reason; the days not in it are run days."""
-        r = self.rules
         order = sorted(range(7), key=lambda wd: (-self.weekday_counts[wd], wd))
         usual = set(order[: self.runs_per_week])
         rest: dict[date, str] = {}
